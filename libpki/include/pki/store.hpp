@@ -1,0 +1,121 @@
+// The inventory: the single source of truth for CAs, issued certificates,
+// batches and the audit log. An interface with backends side by side (SQLite
+// now, PostgreSQL later); domain code sees only this header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pki/clock.hpp"
+
+namespace pki {
+
+enum class CaStatus { active, retired };
+std::string_view to_string(CaStatus s) noexcept;
+
+struct CaRecord {
+  std::string name;         // unique, [a-z0-9][a-z0-9._-]{0,63}
+  std::string parent;       // empty for a root
+  std::string profile;      // the profile it was issued under
+  std::string subject;      // RFC 4514
+  std::string serial_hex;   // lowercase, no leading zeros beyond one byte
+  std::string key_ref;      // "file:keys/<name>.key.pem" (relative to home) or a pkcs11: URI
+  std::string spki_sha256;  // hex
+  std::string ski_hex;
+  TimePoint not_before{};
+  TimePoint not_after{};
+  CaStatus status = CaStatus::active;
+  std::vector<std::uint8_t> cert_der;
+  TimePoint created_at{};
+};
+
+enum class CertStatus { reserved, issued, abandoned, revoked, superseded };
+std::string_view to_string(CertStatus s) noexcept;
+CertStatus parse_cert_status(std::string_view s);
+
+struct CertRecord {
+  std::string issuer;      // CA name
+  std::string serial_hex;  // unique per issuer, enforced by the database
+  std::string device_id;   // may be empty (CA certificates, server certs without one)
+  std::string profile;
+  std::string batch_id;  // empty outside a batch
+  std::string subject;   // RFC 4514
+  TimePoint not_before{};
+  TimePoint not_after{};
+  std::string spki_sha256;
+  CertStatus status = CertStatus::reserved;
+  std::string output;  // where the certificate was delivered (path), may be empty
+  std::vector<std::uint8_t> der;  // empty until issued
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct CertQuery {
+  std::optional<std::string> issuer;
+  std::optional<std::string> device_id;
+  std::optional<std::string> profile;
+  std::optional<std::string> serial_hex;
+  std::optional<std::string> batch_id;
+  std::optional<CertStatus> status;
+  std::size_t limit = 0;  // 0 = no limit
+};
+
+struct AuditEvent {
+  std::int64_t id = 0;  // assigned by the store
+  TimePoint at{};
+  std::string actor;   // "devpki-ca", user name, ...
+  std::string action;  // "ca.init", "ca.issue", "cert.reserve", "cert.issue", ...
+  std::string subject; // what it is about: CA name, "<issuer>/<serial>"
+  std::string detail;  // JSON object text
+};
+
+struct ReserveOptions {
+  // Refuse (Error(conflict)) when the device id already holds a live
+  // certificate (reserved, or issued and not yet expired at `now`) from the
+  // same issuer under the same profile. Checked in the same transaction as the insert.
+  bool refuse_live_duplicate = true;
+  TimePoint now{};
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual int schema_version() = 0;
+
+  // CAs. add_ca: Error(conflict) if the name exists.
+  virtual void add_ca(const CaRecord& ca) = 0;
+  virtual std::optional<CaRecord> find_ca(std::string_view name) = 0;
+  virtual std::vector<CaRecord> list_cas() = 0;
+
+  // Issuance protocol (DESIGN.md): reserve -> (sign, deliver) -> commit_issued,
+  // or abandon. reserve() writes the row with status reserved, committed
+  // durably before it returns. Error(conflict) for a serial already used by
+  // this issuer (whatever its status: serials are never reused) or for a live
+  // duplicate device (see ReserveOptions).
+  virtual void reserve(const CertRecord& rec, const ReserveOptions& opts) = 0;
+  // reserved -> issued, storing the DER. Error(not_found) / Error(conflict) if
+  // the row is missing or not reserved.
+  virtual void commit_issued(std::string_view issuer, std::string_view serial_hex,
+                             const std::vector<std::uint8_t>& der, TimePoint now) = 0;
+  // reserved -> abandoned (the serial stays burnt).
+  virtual void abandon(std::string_view issuer, std::string_view serial_hex, TimePoint now) = 0;
+
+  virtual std::optional<CertRecord> find_cert(std::string_view issuer,
+                                              std::string_view serial_hex) = 0;
+  virtual std::vector<CertRecord> find_certs(const CertQuery& q) = 0;
+
+  virtual void append_audit(const AuditEvent& ev) = 0;
+  virtual std::vector<AuditEvent> audit_log(std::size_t limit = 0) = 0;
+};
+
+// Opens (creating and migrating if needed) the store at `url`:
+// "sqlite:/path/store.db", "sqlite:///abs/path" or a plain path.
+// Error(store) if it cannot; Error(invalid_input) for an unknown scheme.
+std::unique_ptr<Store> open_store(const std::string& url);
+
+}  // namespace pki

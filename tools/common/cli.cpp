@@ -1,0 +1,106 @@
+#include "common/cli.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace devpki {
+
+int run_main(CLI::App& app, int argc, char** argv, const std::function<Exit()>& dispatch) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : static_cast<int>(Exit::usage);
+  }
+  try {
+    return static_cast<int>(dispatch());
+  } catch (const pki::Error& e) {
+    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    return e.code() == pki::ErrorCode::internal ? static_cast<int>(Exit::failure)
+                                                : static_cast<int>(Exit::failure);
+  } catch (const std::exception& e) {
+    std::cerr << app.get_name() << ": internal error: " << e.what() << "\n";
+    return static_cast<int>(Exit::failure);
+  }
+}
+
+void add_home_option(CLI::App& app, GlobalOptions& g) {
+  app.add_option("--home", g.home,
+                 "PKI home directory (default: $DEVPKI_HOME, then ./pki)")
+      ->type_name("DIR");
+}
+
+std::filesystem::path resolve_home(const GlobalOptions& g) {
+  if (!g.home.empty()) return g.home;
+  if (const char* env = std::getenv("DEVPKI_HOME"); env != nullptr && *env != '\0') return env;
+  return "pki";
+}
+
+void add_passphrase_options(CLI::App& cmd, PassphraseOptions& p, bool creating) {
+  cmd.add_option("--passphrase-file", p.file,
+                 "file whose first line is the CA key passphrase (else $DEVPKI_PASSPHRASE)")
+      ->type_name("FILE");
+  if (creating) {
+    cmd.add_flag("--no-passphrase", p.none,
+                 "store the new CA key unencrypted (not for production; prints a warning)");
+  }
+}
+
+std::optional<std::string> read_passphrase(const PassphraseOptions& p) {
+  std::optional<std::string> out;
+  if (!p.file.empty()) {
+    std::ifstream in(p.file, std::ios::binary);
+    if (!in) {
+      throw pki::Error(pki::ErrorCode::not_found, "cannot read passphrase file '" + p.file + "'");
+    }
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      throw pki::Error(pki::ErrorCode::invalid_input,
+                       "passphrase file '" + p.file + "' is empty (its first line is the passphrase)");
+    }
+    out = line;
+  } else if (const char* env = std::getenv("DEVPKI_PASSPHRASE"); env != nullptr && *env != '\0') {
+    out = env;
+  }
+  if (out && p.none) {
+    throw pki::Error(pki::ErrorCode::invalid_input,
+                     "--no-passphrase contradicts the passphrase given by "
+                     "--passphrase-file or DEVPKI_PASSPHRASE");
+  }
+  return out;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string json_string(std::string_view s) { return "\"" + json_escape(s) + "\""; }
+
+void warn(std::string_view tool, std::string_view message) {
+  std::cerr << tool << ": warning: " << message << "\n";
+}
+
+}  // namespace devpki

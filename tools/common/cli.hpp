@@ -1,0 +1,50 @@
+// What the devpki tools share: exit codes, the pki::Error -> exit code map,
+// --home resolution, passphrase sources, JSON output. Kept small on purpose.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pki/error.hpp"
+
+namespace devpki {
+
+// DESIGN.md: 0 success, 1 usage, 2 failure, 3 partial.
+enum class Exit : int { ok = 0, usage = 1, failure = 2, partial = 3 };
+
+// Runs a tool's main: parses, calls the selected subcommand, maps pki::Error
+// to exit 2 with "<tool>: error: <message>" on stderr and CLI11 errors to exit 1.
+int run_main(CLI::App& app, int argc, char** argv, const std::function<Exit()>& dispatch);
+
+struct GlobalOptions {
+  std::string home;  // --home, else $DEVPKI_HOME, else ./pki
+  bool json = false;
+};
+
+// Adds --home (and reads DEVPKI_HOME at resolve time).
+void add_home_option(CLI::App& app, GlobalOptions& g);
+std::filesystem::path resolve_home(const GlobalOptions& g);
+
+// Where a CA key's passphrase comes from: --passphrase-file, else
+// DEVPKI_PASSPHRASE, else none. --no-passphrase states a plaintext key is meant.
+struct PassphraseOptions {
+  std::string file;
+  bool none = false;
+};
+void add_passphrase_options(CLI::App& cmd, PassphraseOptions& p, bool creating);
+// nullopt when no source is given; Error(invalid_input) for an empty file or
+// both a source and --no-passphrase.
+std::optional<std::string> read_passphrase(const PassphraseOptions& p);
+
+// JSON string escaping for --json output.
+std::string json_escape(std::string_view s);
+std::string json_string(std::string_view s);
+
+void warn(std::string_view tool, std::string_view message);
+
+}  // namespace devpki
