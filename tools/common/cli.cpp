@@ -18,18 +18,25 @@ int run_main(CLI::App& app, int argc, char** argv, const std::function<Exit()>& 
     return static_cast<int>(dispatch());
   } catch (const pki::Error& e) {
     std::cerr << app.get_name() << ": error: " << e.what() << "\n";
-    return e.code() == pki::ErrorCode::internal ? static_cast<int>(Exit::failure)
-                                                : static_cast<int>(Exit::failure);
+    return static_cast<int>(Exit::failure);
   } catch (const std::exception& e) {
     std::cerr << app.get_name() << ": internal error: " << e.what() << "\n";
     return static_cast<int>(Exit::failure);
   }
 }
 
-void add_home_option(CLI::App& app, GlobalOptions& g) {
-  app.add_option("--home", g.home,
-                 "PKI home directory (default: $DEVPKI_HOME, then ./pki)")
+void add_global_options(CLI::App& app, GlobalOptions& g) {
+  app.add_option("--home", g.home, "PKI home directory (default: $DEVPKI_HOME, then ./pki)")
       ->type_name("DIR");
+  app.add_flag("--json", g.json, "print the result as JSON on stdout (for scripts)");
+  app.fallthrough();
+}
+
+Exit dispatch(const std::vector<Command>& commands) {
+  for (const auto& c : commands) {
+    if (c.app->parsed()) return c.run();
+  }
+  throw pki::Error(pki::ErrorCode::internal, "no subcommand was selected");
 }
 
 std::filesystem::path resolve_home(const GlobalOptions& g) {
@@ -66,11 +73,6 @@ std::optional<std::string> read_passphrase(const PassphraseOptions& p) {
   } else if (const char* env = std::getenv("DEVPKI_PASSPHRASE"); env != nullptr && *env != '\0') {
     out = env;
   }
-  if (out && p.none) {
-    throw pki::Error(pki::ErrorCode::invalid_input,
-                     "--no-passphrase contradicts the passphrase given by "
-                     "--passphrase-file or DEVPKI_PASSPHRASE");
-  }
   return out;
 }
 
@@ -103,4 +105,13 @@ void warn(std::string_view tool, std::string_view message) {
   std::cerr << tool << ": warning: " << message << "\n";
 }
 
+}  // namespace devpki
+
+namespace devpki {
+std::filesystem::path shipped_profiles_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("DEVPKI_PROFILES"); env != nullptr && *env != '\0') return env;
+  if (std::filesystem::is_directory(DEVPKI_SOURCE_PROFILES)) return DEVPKI_SOURCE_PROFILES;
+  return DEVPKI_INSTALLED_PROFILES;
+}
 }  // namespace devpki

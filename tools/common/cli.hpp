@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pki/error.hpp"
 
@@ -26,9 +27,18 @@ struct GlobalOptions {
   bool json = false;
 };
 
-// Adds --home (and reads DEVPKI_HOME at resolve time).
-void add_home_option(CLI::App& app, GlobalOptions& g);
+// Adds --home and --json to the top-level app; with app.fallthrough() they may
+// also follow the subcommand ("devpki-ca list --json").
+void add_global_options(CLI::App& app, GlobalOptions& g);
 std::filesystem::path resolve_home(const GlobalOptions& g);
+
+// A subcommand: its CLI11 node and what runs when it was chosen.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<Exit()> run;
+};
+// Runs the parsed one of `commands`.
+Exit dispatch(const std::vector<Command>& commands);
 
 // Where a CA key's passphrase comes from: --passphrase-file, else
 // DEVPKI_PASSPHRASE, else none. --no-passphrase states a plaintext key is meant.
@@ -37,8 +47,7 @@ struct PassphraseOptions {
   bool none = false;
 };
 void add_passphrase_options(CLI::App& cmd, PassphraseOptions& p, bool creating);
-// nullopt when no source is given; Error(invalid_input) for an empty file or
-// both a source and --no-passphrase.
+// nullopt when no source is given; Error(invalid_input) for an empty file.
 std::optional<std::string> read_passphrase(const PassphraseOptions& p);
 
 // JSON string escaping for --json output.
@@ -47,4 +56,10 @@ std::string json_string(std::string_view s);
 
 void warn(std::string_view tool, std::string_view message);
 
+}  // namespace devpki
+
+namespace devpki {
+// Where `init` copies profiles from: --profiles, else $DEVPKI_PROFILES, else
+// the source tree's profiles/ (running from a build), else the installed ones.
+std::filesystem::path shipped_profiles_dir(const std::string& flag);
 }  // namespace devpki

@@ -1,9 +1,23 @@
-#include "common/cli.hpp"
+#include "devpki-ca/commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"devpki-ca: create and inspect the CA hierarchy, sign CSRs", "devpki-ca"};
+  CLI::App app{
+      "devpki-ca: create and inspect a device PKI's CA hierarchy and sign single CSRs.\n"
+      "Every command works on one PKI home (--home, $DEVPKI_HOME, or ./pki).",
+      "devpki-ca"};
+  app.footer(
+      "Examples:\n"
+      "  devpki-ca --home pki init --name root --subject '/O=Acme/CN=Acme Root CA' --passphrase-file pass.txt\n"
+      "  devpki-ca --home pki issue-ca --parent root --name factory --subject '/O=Acme/CN=Acme Factory CA'\n"
+      "  devpki-ca --home pki sign --ca factory --profile device-ldevid --csr dev.csr --device-id SN123 --out dev.pem\n"
+      "  devpki-ca --home pki chain --ca factory --out chain.pem\n"
+      "Exit codes: 0 success, 1 usage, 2 failure. Docs: docs/devpki-ca.md");
   devpki::GlobalOptions g;
-  devpki::add_home_option(app, g);
+  devpki::add_global_options(app, g);
   app.require_subcommand(1);
-  return devpki::run_main(app, argc, argv, [] { return devpki::Exit::ok; });
+  const std::vector<devpki::Command> commands = {
+      devpki::ca::add_init(app, g), devpki::ca::add_issue_ca(app, g), devpki::ca::add_sign(app, g),
+      devpki::ca::add_list(app, g), devpki::ca::add_show(app, g),     devpki::ca::add_chain(app, g),
+  };
+  return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }

@@ -96,7 +96,7 @@ class Store {
   // or abandon. reserve() writes the row with status reserved, committed
   // durably before it returns. Error(conflict) for a serial already used by
   // this issuer (whatever its status: serials are never reused) or for a live
-  // duplicate device (see ReserveOptions).
+  // duplicate device (see ReserveOptions). created_at and updated_at are set to opts.now.
   virtual void reserve(const CertRecord& rec, const ReserveOptions& opts) = 0;
   // reserved -> issued, storing the DER. Error(not_found) / Error(conflict) if
   // the row is missing or not reserved.
@@ -110,6 +110,8 @@ class Store {
   virtual std::vector<CertRecord> find_certs(const CertQuery& q) = 0;
 
   virtual void append_audit(const AuditEvent& ev) = 0;
+  // Oldest first, in the order appended; with a limit, the newest `limit`
+  // events, still oldest first.
   virtual std::vector<AuditEvent> audit_log(std::size_t limit = 0) = 0;
 };
 

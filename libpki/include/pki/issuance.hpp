@@ -1,0 +1,59 @@
+// Issuing one certificate from a CSR under a profile: the pipeline of
+// DESIGN.md, every step visible:
+//   validate request -> build -> check -> reserve -> sign -> deliver -> commit
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pki/certificate.hpp"
+#include "pki/clock.hpp"
+#include "pki/csr.hpp"
+#include "pki/findings.hpp"
+#include "pki/home.hpp"
+
+namespace pki {
+
+struct SignRequest {
+  std::string ca;
+  std::string profile;
+  std::vector<std::uint8_t> csr;  // PEM or DER as read
+  std::string device_id;          // required when the profile's subject uses {device_id}
+  std::map<std::string, std::string> variables;  // extra template variables
+  std::filesystem::path out;      // certificate PEM; must not exist unless `overwrite`
+  bool overwrite = false;
+  std::optional<std::string> passphrase;  // the CA key's
+  CsrLimits limits;
+  std::string actor = "devpki";
+};
+
+struct SignResult {
+  Certificate certificate;
+  std::string serial_hex;
+  Findings warnings;
+};
+
+// Error(invalid_input | policy | conflict | ...) before the reserve step
+// leaves the store and `out` untouched. A failure after it marks the reserved
+// serial abandoned and leaves `out` untouched.
+SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock);
+
+// Device ids go into subjects and file names: 1..64 of [A-Za-z0-9._:-],
+// starting alphanumeric. Error(invalid_input) otherwise.
+void validate_device_id(const std::string& id);
+
+// Builds the subject and SAN list from the profile and the CSR: the profile's
+// subject template expanded, the profile's `add` SANs expanded, then the CSR's
+// SANs each checked against the `allow` rules. Error(policy) naming the
+// first SAN that no rule allows.
+DistinguishedName build_subject(const ProfileSpec& profile,
+                                const std::map<std::string, std::string>& vars);
+std::vector<SubjectAltName> build_sans(const ProfileSpec& profile,
+                                       const std::vector<SubjectAltName>& requested,
+                                       const std::map<std::string, std::string>& vars);
+
+}  // namespace pki

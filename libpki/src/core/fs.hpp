@@ -1,0 +1,25 @@
+// Crash-safe file output (DESIGN.md "deliver"): write to a temporary name in
+// the same directory, fsync, rename, fsync the directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+#include <vector>
+
+namespace pki::fs {
+
+// mode is applied at creation (0600 for secrets: no window where the file is
+// readable by others). Refuses to replace `file` unless `overwrite`:
+// Error(conflict) "<file> exists; use --force to replace it".
+void write_file_atomic(const std::filesystem::path& file, std::string_view content, unsigned mode,
+                       bool overwrite);
+
+// Error(conflict) if `file` exists and !overwrite; Error(io) if its directory
+// does not exist. Lets a caller refuse early, before any state changes.
+void check_writable(const std::filesystem::path& file, bool overwrite);
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& file, std::size_t max_bytes);
+std::string read_text(const std::filesystem::path& file, std::size_t max_bytes);
+
+}  // namespace pki::fs

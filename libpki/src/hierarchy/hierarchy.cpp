@@ -1,0 +1,262 @@
+#include "pki/hierarchy.hpp"
+
+#include <algorithm>
+#include <unistd.h>
+
+#include "core/fs.hpp"
+#include "pki/error.hpp"
+
+namespace pki {
+
+namespace fsys = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kFilePrefix = "file:";
+
+void require_key_allowed(const ProfileSpec& profile, KeyAlgorithm alg) {
+  const auto& allowed = profile.key_algorithms;
+  if (std::find(allowed.begin(), allowed.end(), alg) == allowed.end()) {
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
+    throw Error(ErrorCode::policy, "key " + std::string(to_string(alg)) + " is not allowed by profile '" +
+                                       profile.name + "' (allowed: " + list + ")");
+  }
+}
+
+void require_ca_profile(const ProfileSpec& profile) {
+  if (!profile.is_ca) {
+    throw Error(ErrorCode::policy, "profile '" + profile.name + "' is not a CA profile (basic_constraints.ca)");
+  }
+}
+
+void require_subject(const DistinguishedName& subject) {
+  // RFC 5280 4.1.2.6: a CA's subject MUST be a non-empty distinguished name.
+  if (subject.empty()) throw Error(ErrorCode::invalid_input, "a CA needs a non-empty subject (--subject)");
+  if (const Findings f = subject.validate(); f.has_errors()) {
+    throw Error(ErrorCode::invalid_input, "subject: " + f.error_summary());
+  }
+}
+
+void require_protection(const CaKeyProtection& p) {
+  if (!p.passphrase && !p.plaintext) {
+    throw Error(ErrorCode::invalid_input,
+                "CA keys are stored encrypted: give --passphrase-file or DEVPKI_PASSPHRASE "
+                "(or --no-passphrase for a plaintext key, not for production)");
+  }
+}
+
+std::string key_pem(const PrivateKey& key, const CaKeyProtection& p) {
+  return p.passphrase ? key.to_encrypted_pem(*p.passphrase, p.encryption) : key.to_pem();
+}
+
+TimePoint not_after_for(const ProfileSpec& profile, std::optional<std::chrono::seconds> override_validity,
+                        TimePoint now) {
+  if (override_validity) {
+    if (override_validity->count() <= 0) throw Error(ErrorCode::invalid_input, "validity must be positive");
+    return now + *override_validity;
+  }
+  return profile.validity.forever ? forever() : now + profile.validity.duration;
+}
+
+CaRecord record_for(const std::string& name, const std::string& parent, const std::string& profile,
+                    const Certificate& cert, const std::string& key_ref, TimePoint now) {
+  CaRecord r;
+  r.name = name;
+  r.parent = parent;
+  r.profile = profile;
+  r.subject = cert.subject().to_string();
+  r.serial_hex = cert.serial_hex();
+  r.key_ref = key_ref;
+  r.spki_sha256 = cert.public_key().spki_sha256_hex();
+  r.ski_hex = cert.ski_hex();
+  r.not_before = cert.not_before();
+  r.not_after = cert.not_after();
+  r.cert_der = cert.der();
+  r.created_at = now;
+  return r;
+}
+
+CertRecord cert_row(const std::string& issuer, const std::string& profile, const std::string& serial,
+                    const std::string& subject, TimePoint nb, TimePoint na, const std::string& spki,
+                    const std::string& output, TimePoint now) {
+  CertRecord c;
+  c.issuer = issuer;
+  c.serial_hex = serial;
+  c.profile = profile;
+  c.subject = subject;
+  c.not_before = nb;
+  c.not_after = na;
+  c.spki_sha256 = spki;
+  c.status = CertStatus::reserved;
+  c.output = output;
+  c.created_at = now;
+  c.updated_at = now;
+  return c;
+}
+
+void audit(Store& store, TimePoint now, const std::string& actor, const std::string& action,
+           const std::string& subject, const std::string& detail) {
+  store.append_audit(AuditEvent{0, now, actor, action, subject, detail});
+}
+
+struct KeyFile {
+  fsys::path path;
+  std::string ref;
+};
+
+KeyFile key_file_for(const Home& home, const std::string& name) {
+  KeyFile k;
+  k.path = home.keys_dir() / (name + ".key.pem");
+  k.ref = std::string(kFilePrefix) + "keys/" + name + ".key.pem";
+  fs::check_writable(k.path, false);
+  return k;
+}
+
+}  // namespace
+
+void validate_ca_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 64 &&
+                  std::isalnum(static_cast<unsigned char>(name[0])) &&
+                  std::all_of(name.begin(), name.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                  });
+  if (!ok) {
+    throw Error(ErrorCode::invalid_input,
+                "invalid CA name '" + name + "': use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit");
+  }
+}
+
+CaRecord create_root(Home& home, const RootOptions& opts, const Clock& clock) {
+  validate_ca_name(opts.name);
+  if (home.store().find_ca(opts.name)) {
+    throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
+  }
+  const ProfileSpec profile = home.profile(opts.profile);
+  require_ca_profile(profile);
+  require_key_allowed(profile, opts.key);
+  require_subject(opts.subject);
+  require_protection(opts.protection);
+  const KeyFile kf = key_file_for(home, opts.name);
+
+  const TimePoint now = clock.now();
+  const PrivateKey key = PrivateKey::generate(opts.key);
+  const KeySigner signer(key, "file " + kf.path.string());
+  CertificateSpec spec;
+  spec.profile = profile;
+  spec.subject = opts.subject;
+  spec.public_key = key.public_key();
+  spec.not_before = now - profile.validity.backdate;
+  spec.not_after = not_after_for(profile, opts.validity, now);
+  spec.variables = home.settings().variables;
+  spec.variables["ca"] = opts.name;
+  // A self-signed root is its own record's issuer, so its signature necessarily
+  // precedes its row; nothing else in devpki signs before recording.
+  const Certificate cert = Authority::self_sign(spec, signer);
+
+  write_secret_file(kf.path, key_pem(key, opts.protection));
+  try {
+    CaRecord rec = record_for(opts.name, "", profile.name, cert, kf.ref, now);
+    home.store().add_ca(rec);
+    home.store().reserve(cert_row(opts.name, profile.name, rec.serial_hex, rec.subject, rec.not_before,
+                                  rec.not_after, rec.spki_sha256, "ca:" + opts.name, now),
+                         ReserveOptions{false, now});
+    home.store().commit_issued(opts.name, rec.serial_hex, rec.cert_der, now);
+    audit(home.store(), now, opts.actor, "ca.init", opts.name,
+          "{\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" + std::string(to_string(opts.key)) +
+              "\",\"encrypted\":" + (opts.protection.passphrase ? "true" : "false") + "}");
+    return rec;
+  } catch (...) {
+    ::unlink(kf.path.c_str());
+    throw;
+  }
+}
+
+CaRecord create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock) {
+  validate_ca_name(opts.name);
+  if (home.store().find_ca(opts.name)) {
+    throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
+  }
+  const ProfileSpec profile = home.profile(opts.profile);
+  require_ca_profile(profile);
+  require_key_allowed(profile, opts.key);
+  require_subject(opts.subject);
+  require_protection(opts.protection);
+  const KeyFile kf = key_file_for(home, opts.name);
+  const Authority parent = load_authority(home, opts.parent, opts.parent_passphrase);
+
+  const TimePoint now = clock.now();
+  const PrivateKey key = PrivateKey::generate(opts.key);
+  CertificateSpec spec;
+  spec.profile = profile;
+  spec.subject = opts.subject;
+  spec.public_key = key.public_key();
+  spec.not_before = now - profile.validity.backdate;
+  spec.not_after = not_after_for(profile, opts.validity, now);  // the build clamps to the parent's
+  spec.variables = home.settings().variables;
+  spec.variables["ca"] = opts.parent;  // URLs in a CA certificate point at its issuer's CRL
+
+  // check -> reserve -> sign -> deliver (key file, CA row) -> commit
+  const Draft draft = parent.draft(spec);
+  Store& store = home.store();
+  store.reserve(cert_row(opts.parent, profile.name, draft.serial_hex(), draft.subject(), draft.not_before(),
+                         draft.not_after(), draft.spki_sha256(), "ca:" + opts.name, now),
+                ReserveOptions{false, now});
+  bool key_written = false;
+  try {
+    const Certificate cert = parent.sign(draft);
+    write_secret_file(kf.path, key_pem(key, opts.protection));
+    key_written = true;
+    CaRecord rec = record_for(opts.name, opts.parent, profile.name, cert, kf.ref, now);
+    store.add_ca(rec);
+    store.commit_issued(opts.parent, rec.serial_hex, rec.cert_der, now);
+    audit(store, now, opts.actor, "ca.issue", opts.name,
+          "{\"parent\":\"" + opts.parent + "\",\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" +
+              std::string(to_string(opts.key)) + "\"}");
+    return rec;
+  } catch (...) {
+    if (key_written) ::unlink(kf.path.c_str());
+    store.abandon(opts.parent, draft.serial_hex(), now);
+    throw;
+  }
+}
+
+std::vector<Certificate> ca_chain(Home& home, const std::string& name) {
+  std::vector<Certificate> chain;
+  std::string next = name;
+  while (!next.empty()) {
+    const auto rec = home.store().find_ca(next);
+    if (!rec) {
+      throw Error(chain.empty() ? ErrorCode::not_found : ErrorCode::store,
+                  chain.empty() ? "no CA named '" + next + "' (see `devpki-ca list`)"
+                                : "the store lacks CA '" + next + "', parent of '" + name + "'");
+    }
+    chain.push_back(Certificate::from_der(rec->cert_der));
+    if (chain.size() > 16) throw Error(ErrorCode::store, "CA chain of '" + name + "' loops");
+    next = rec->parent;
+  }
+  return chain;
+}
+
+Authority load_authority(Home& home, const std::string& name, const std::optional<std::string>& passphrase) {
+  std::vector<Certificate> chain = ca_chain(home, name);
+  const auto rec = home.store().find_ca(name);
+  if (rec->status != CaStatus::active) {
+    throw Error(ErrorCode::policy, "CA '" + name + "' is " + std::string(to_string(rec->status)));
+  }
+  if (!rec->key_ref.starts_with(kFilePrefix)) {
+    throw Error(ErrorCode::invalid_input, "CA '" + name + "' key reference '" + rec->key_ref +
+                                              "' needs a signer this build does not have");
+  }
+  const fsys::path file = home.root() / rec->key_ref.substr(kFilePrefix.size());
+  PrivateKey key = [&] {
+    try {
+      return PrivateKey::load(file, passphrase);
+    } catch (const Error& e) {
+      throw Error(e.code(), "CA '" + name + "' key: " + e.what());
+    }
+  }();
+  return Authority(name, std::move(chain), std::make_shared<KeySigner>(std::move(key), "file " + file.string()));
+}
+
+}  // namespace pki

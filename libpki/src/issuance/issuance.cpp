@@ -1,0 +1,180 @@
+#include "pki/issuance.hpp"
+
+#include <algorithm>
+
+#include "cert/general_name.hpp"
+#include "core/fs.hpp"
+#include "issuance/san_match.hpp"
+#include "pki/error.hpp"
+#include "pki/hierarchy.hpp"
+
+namespace pki {
+
+namespace {
+
+std::string san_text(const SubjectAltName& s) { return std::string(to_string(s.type)) + ":" + s.value; }
+
+bool profile_uses(const ProfileSpec& p, std::string_view var) {
+  const std::string token = "{" + std::string(var) + "}";
+  auto has = [&](const std::string& t) { return t.find(token) != std::string::npos; };
+  return std::any_of(p.subject.begin(), p.subject.end(), [&](const auto& kv) { return has(kv.second); }) ||
+         std::any_of(p.san.add.begin(), p.san.add.end(), [&](const auto& s) { return has(s.value); }) ||
+         std::any_of(p.san.allow.begin(), p.san.allow.end(), [&](const auto& r) { return has(r.pattern); });
+}
+
+void require_key_allowed(const ProfileSpec& profile, const PublicKey& key) {
+  const KeyDescription d = key.describe();
+  const auto alg = d.algorithm();
+  const auto& allowed = profile.key_algorithms;
+  if (!alg || std::find(allowed.begin(), allowed.end(), *alg) == allowed.end()) {
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
+    throw Error(ErrorCode::policy, "CSR key " + d.to_string() + " is not allowed by profile '" + profile.name +
+                                       "' (allowed: " + list + ")");
+  }
+}
+
+}  // namespace
+
+void validate_device_id(const std::string& id) {
+  const bool ok = !id.empty() && id.size() <= 64 && std::isalnum(static_cast<unsigned char>(id[0])) &&
+                  std::all_of(id.begin(), id.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+                           c == '-';
+                  });
+  if (!ok) {
+    throw Error(ErrorCode::invalid_input,
+                "invalid device id '" + id + "': use 1 to 64 of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+  }
+}
+
+DistinguishedName build_subject(const ProfileSpec& profile, const std::map<std::string, std::string>& vars) {
+  std::vector<NameAttribute> attrs;
+  for (const auto& [type, templ] : profile.subject) {
+    std::string value = expand_template(templ, vars);
+    if (!value.empty()) attrs.push_back({type, std::move(value)});
+  }
+  DistinguishedName dn(std::move(attrs));
+  if (const Findings f = dn.validate(); f.has_errors()) {
+    throw Error(ErrorCode::invalid_input, "subject from profile '" + profile.name + "': " + f.error_summary());
+  }
+  return dn;
+}
+
+std::vector<SubjectAltName> build_sans(const ProfileSpec& profile, const std::vector<SubjectAltName>& requested,
+                                       const std::map<std::string, std::string>& vars) {
+  std::vector<SubjectAltName> out;
+  auto add_unique = [&](SubjectAltName s) {
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+  };
+  for (const auto& a : profile.san.add) {
+    SubjectAltName s{a.type, expand_template(a.value, vars)};
+    if (const std::string err = san_syntax_error(s); !err.empty()) {
+      throw Error(ErrorCode::invalid_input, "profile '" + profile.name + "' SAN: " + err);
+    }
+    add_unique(std::move(s));
+  }
+  for (const auto& r : requested) {
+    if (const std::string err = san_syntax_error(r); !err.empty()) {
+      throw Error(ErrorCode::invalid_input, "CSR subjectAltName: " + err);
+    }
+    const bool allowed = std::any_of(profile.san.allow.begin(), profile.san.allow.end(), [&](const SanRule& rule) {
+      return rule.type == r.type && san_matches(r.type, expand_template(rule.pattern, vars), r.value);
+    });
+    if (!allowed) {
+      std::string list;
+      for (const auto& rule : profile.san.allow) {
+        list += (list.empty() ? "" : ", ") + std::string(to_string(rule.type)) + ":" +
+                expand_template(rule.pattern, vars);
+      }
+      throw Error(ErrorCode::policy, "CSR subjectAltName " + san_text(r) + " is not allowed by profile '" +
+                                         profile.name + "' (allowed: " + (list.empty() ? "none" : list) + ")");
+    }
+    add_unique(r);
+  }
+  if (out.size() > profile.san.max) {
+    throw Error(ErrorCode::policy, "certificate would carry " + std::to_string(out.size()) +
+                                       " subject alternative names; profile '" + profile.name + "' allows " +
+                                       std::to_string(profile.san.max));
+  }
+  return out;
+}
+
+SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
+  // 1. validate request: everything that can be refused is refused before the store changes.
+  if (!req.device_id.empty()) validate_device_id(req.device_id);
+  const ProfileSpec profile = home.profile(req.profile);
+  if (profile.is_ca) {
+    throw Error(ErrorCode::policy, "profile '" + profile.name + "' is a CA profile: use `devpki-ca issue-ca`");
+  }
+  const auto ca = home.store().find_ca(req.ca);
+  if (!ca) throw Error(ErrorCode::not_found, "no CA named '" + req.ca + "' (see `devpki-ca list`)");
+  if (req.out.empty()) throw Error(ErrorCode::invalid_input, "no output file given");
+  fs::check_writable(req.out, req.overwrite);
+
+  const CertificationRequest csr = CertificationRequest::parse(req.csr, req.limits);
+  if (csr.asks_ca()) {
+    throw Error(ErrorCode::policy, "CSR requests basicConstraints CA:TRUE; devpki-ca sign issues only end-entity certificates");
+  }
+  if (csr.asks_cert_sign()) {
+    throw Error(ErrorCode::policy, "CSR requests keyCertSign or cRLSign; devpki-ca sign issues only end-entity certificates");
+  }
+  require_key_allowed(profile, csr.public_key());
+
+  // 2. build
+  std::map<std::string, std::string> vars = home.settings().variables;
+  for (const auto& [k, v] : req.variables) vars[k] = v;
+  vars["ca"] = req.ca;
+  vars["profile"] = profile.name;
+  if (!req.device_id.empty()) {
+    vars["device_id"] = req.device_id;
+  } else if (profile_uses(profile, "device_id")) {
+    throw Error(ErrorCode::invalid_input, "profile '" + profile.name + "' needs a device id (--device-id)");
+  }
+  const TimePoint now = clock.now();
+  CertificateSpec spec;
+  spec.profile = profile;
+  spec.subject = build_subject(profile, vars);
+  spec.sans = build_sans(profile, csr.sans(), vars);
+  spec.public_key = csr.public_key();
+  spec.not_before = now - profile.validity.backdate;
+  spec.not_after = profile.validity.forever ? forever() : now + profile.validity.duration;
+  spec.variables = vars;
+
+  // 3. check (inside draft: RFC 5280, validity, name constraints, pathLen)
+  const Authority authority = load_authority(home, req.ca, req.passphrase);
+  const Draft draft = authority.draft(spec);
+
+  // 4. reserve: durable before any signature; refuses a live duplicate device.
+  CertRecord rec;
+  rec.issuer = req.ca;
+  rec.serial_hex = draft.serial_hex();
+  rec.device_id = req.device_id;
+  rec.profile = profile.name;
+  rec.subject = draft.subject();
+  rec.not_before = draft.not_before();
+  rec.not_after = draft.not_after();
+  rec.spki_sha256 = draft.spki_sha256();
+  rec.status = CertStatus::reserved;
+  rec.output = std::filesystem::absolute(req.out).string();
+  rec.created_at = now;
+  rec.updated_at = now;
+  Store& store = home.store();
+  store.reserve(rec, ReserveOptions{true, now});
+
+  // 5. sign, 6. deliver, 7. commit
+  try {
+    Certificate cert = authority.sign(draft);
+    fs::write_file_atomic(req.out, cert.to_pem(), 0644, req.overwrite);
+    store.commit_issued(req.ca, rec.serial_hex, cert.der(), now);
+    store.append_audit(AuditEvent{0, now, req.actor, "cert.issue", req.ca + "/" + rec.serial_hex,
+                                  "{\"profile\":\"" + profile.name + "\",\"device_id\":\"" + req.device_id +
+                                      "\",\"spki_sha256\":\"" + rec.spki_sha256 + "\"}"});
+    return SignResult{std::move(cert), rec.serial_hex, draft.findings()};
+  } catch (...) {
+    store.abandon(req.ca, rec.serial_hex, now);
+    throw;
+  }
+}
+
+}  // namespace pki

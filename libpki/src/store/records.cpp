@@ -1,0 +1,57 @@
+#include "store/records.hpp"
+
+#include <string>
+
+#include "pki/error.hpp"
+
+namespace pki::store {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(ErrorCode::invalid_input, message);
+}
+
+}  // namespace
+
+void check_ca_name(std::string_view name, std::string_view role) {
+  const auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  const auto ok_rest = [&](char c) { return ok_first(c) || c == '.' || c == '_' || c == '-'; };
+  bool ok = !name.empty() && name.size() <= 64 && ok_first(name.front());
+  for (std::size_t i = 1; ok && i < name.size(); ++i)
+    ok = ok_rest(name[i]);
+  if (!ok) {
+    invalid("invalid " + std::string(role) + " '" + std::string(name) +
+            "': expected 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or "
+            "digit");
+  }
+}
+
+void check_serial_hex(std::string_view serial_hex) {
+  bool ok = !serial_hex.empty() && serial_hex.size() <= 40;
+  for (const char c : serial_hex)
+    ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!ok) {
+    invalid("invalid serial '" + std::string(serial_hex) +
+            "': expected 1-40 lowercase hex digits (at most 20 octets)");
+  }
+}
+
+void check_ca_record(const CaRecord& ca) {
+  check_ca_name(ca.name, "CA name");
+  if (!ca.parent.empty()) check_ca_name(ca.parent, "parent CA name");
+  if (ca.parent == ca.name) invalid("CA " + ca.name + " cannot be its own parent");
+  check_serial_hex(ca.serial_hex);
+  if (ca.not_after < ca.not_before) invalid("CA " + ca.name + ": not_after is before not_before");
+}
+
+void check_cert_record(const CertRecord& rec) {
+  check_ca_name(rec.issuer, "issuer CA name");
+  check_serial_hex(rec.serial_hex);
+  if (rec.profile.empty()) invalid("certificate " + rec.serial_hex + " has no profile");
+  if (rec.not_after < rec.not_before) {
+    invalid("certificate " + rec.serial_hex + ": not_after is before not_before");
+  }
+}
+
+}  // namespace pki::store

@@ -1,0 +1,23 @@
+// What every Store backend shares: status names and the checks a record
+// passes before any SQL runs, so each backend refuses the same input with the
+// same Error(invalid_input) instead of its own constraint message.
+#pragma once
+
+#include <string_view>
+
+#include "pki/store.hpp"
+
+namespace pki::store {
+
+// Error(invalid_input) for an unknown name (a database written by a newer build).
+CaStatus parse_ca_status(std::string_view s);
+
+// [a-z0-9][a-z0-9._-]{0,63}: CA names become file names (keys/<name>.key.pem).
+void check_ca_name(std::string_view name, std::string_view role);
+// Lowercase hex, 1..40 digits (RFC 5280 4.1.2.2: at most 20 octets).
+void check_serial_hex(std::string_view serial_hex);
+
+void check_ca_record(const CaRecord& ca);
+void check_cert_record(const CertRecord& rec);
+
+}  // namespace pki::store

@@ -1,0 +1,158 @@
+#include "store/sqlite_schema.hpp"
+
+#include <array>
+#include <string>
+
+#include "store/sqlite_handle.hpp"
+
+namespace pki::sqlite {
+
+namespace {
+
+// Migration N (1-based) turns version N-1 into version N. Append only: a
+// migration that has shipped is never edited, a change is a new step.
+//
+// Conventions: times are INTEGER unix seconds (UTC); optional text (parent,
+// device_id, batch_id, output) is NULL when absent so foreign keys and
+// "IS NULL" mean what they say; serials are lowercase hex (the CHECKs keep
+// "0A" and "0a" from being two serials).
+constexpr std::array kMigrations = {
+    // v1: CAs, certificates, audit; batches, revocations and CRL numbers are
+    // created now so the modules that use them need no migration of their own.
+    R"sql(
+CREATE TABLE cas (
+  name        TEXT PRIMARY KEY NOT NULL,
+  parent      TEXT REFERENCES cas(name),
+  profile     TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  serial_hex  TEXT NOT NULL CHECK (serial_hex <> '' AND serial_hex NOT GLOB '*[^0-9a-f]*'),
+  key_ref     TEXT NOT NULL,
+  spki_sha256 TEXT NOT NULL,
+  ski_hex     TEXT NOT NULL,
+  not_before  INTEGER NOT NULL,
+  not_after   INTEGER NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('active', 'retired')),
+  cert_der    BLOB,
+  created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE certificates (
+  issuer      TEXT NOT NULL REFERENCES cas(name),
+  serial_hex  TEXT NOT NULL CHECK (serial_hex <> '' AND serial_hex NOT GLOB '*[^0-9a-f]*'),
+  device_id   TEXT,
+  profile     TEXT NOT NULL,
+  batch_id    TEXT,
+  subject     TEXT NOT NULL,
+  not_before  INTEGER NOT NULL,
+  not_after   INTEGER NOT NULL,
+  spki_sha256 TEXT NOT NULL,
+  status      TEXT NOT NULL
+              CHECK (status IN ('reserved', 'issued', 'abandoned', 'revoked', 'superseded')),
+  output      TEXT,
+  der         BLOB,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  -- Serial uniqueness per issuer is the database's job, whatever the status:
+  -- an abandoned serial stays burnt.
+  PRIMARY KEY (issuer, serial_hex)
+);
+-- The live-duplicate check in reserve(); also "this device under this CA".
+CREATE INDEX certificates_issuer_profile_device ON certificates (issuer, profile, device_id);
+CREATE INDEX certificates_device ON certificates (device_id);
+-- Renewal ("what expires before T") and CRL pruning.
+CREATE INDEX certificates_not_after ON certificates (not_after);
+CREATE INDEX certificates_batch ON certificates (batch_id);
+CREATE INDEX certificates_status ON certificates (status);
+
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  at      INTEGER NOT NULL,
+  actor   TEXT NOT NULL,
+  action  TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail  TEXT NOT NULL
+);
+
+CREATE TABLE batches (
+  id         TEXT PRIMARY KEY NOT NULL,
+  ca         TEXT NOT NULL REFERENCES cas(name),
+  profile    TEXT NOT NULL,
+  count      INTEGER NOT NULL CHECK (count >= 0),
+  state      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- reason: the RFC 5280 5.3.1 CRLReason code (7 is not used).
+CREATE TABLE revocations (
+  issuer          TEXT NOT NULL,
+  serial_hex      TEXT NOT NULL,
+  reason          INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 10 AND reason <> 7),
+  revoked_at      INTEGER NOT NULL,
+  invalidity_date INTEGER,
+  PRIMARY KEY (issuer, serial_hex),
+  FOREIGN KEY (issuer, serial_hex) REFERENCES certificates (issuer, serial_hex)
+);
+
+-- RFC 5280 5.2.3: CRL numbers strictly increase per issuer.
+CREATE TABLE crl_numbers (
+  issuer      TEXT PRIMARY KEY NOT NULL REFERENCES cas(name),
+  last_number INTEGER NOT NULL CHECK (last_number >= 0)
+);
+)sql",
+};
+
+}  // namespace
+
+int latest_schema_version() noexcept {
+  return static_cast<int>(kMigrations.size());
+}
+
+int stored_schema_version(sqlite3* db) {
+  constexpr std::string_view kWhat = "reading the store schema version";
+  // A fresh file has no schema_version table yet: that is version 0.
+  const auto has_table_stmt = prepare(db,
+                                      "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = "
+                                      "'table' AND name = 'schema_version')",
+                                      kWhat);
+  Statement has_table(db, has_table_stmt.get(), kWhat);
+  if (!has_table.step() || has_table.integer(0) == 0) return 0;
+
+  const auto version_stmt =
+      prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", kWhat);
+  Statement version(db, version_stmt.get(), kWhat);
+  if (!version.step()) return 0;
+  return static_cast<int>(version.integer(0));
+}
+
+void migrate(sqlite3* db) {
+  const int latest = latest_schema_version();
+  for (;;) {
+    // Each step re-reads the version inside its own write transaction, so two
+    // processes opening a fresh store at once apply each migration exactly once.
+    Transaction tx(db, Transaction::Kind::immediate, "migrating the store schema");
+    const int current = stored_schema_version(db);
+    if (current > latest) {
+      throw Error(ErrorCode::store, "store schema v" + std::to_string(current) +
+                                        " is newer than this devpki (v" + std::to_string(latest) +
+                                        ")");
+    }
+    if (current == latest) {
+      tx.commit();
+      return;
+    }
+    const int next = current + 1;
+    const std::string what = "migrating the store schema to v" + std::to_string(next);
+    exec(db,
+         "CREATE TABLE IF NOT EXISTS schema_version ("
+         "version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
+         what);
+    exec(db, kMigrations[static_cast<std::size_t>(current)], what);
+    const std::string record = "INSERT INTO schema_version (version, applied_at) VALUES (" +
+                               std::to_string(next) + ", CAST(strftime('%s', 'now') AS INTEGER))";
+    exec(db, record.c_str(), what);
+    tx.commit();
+  }
+}
+
+}  // namespace pki::sqlite

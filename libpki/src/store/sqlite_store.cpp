@@ -1,0 +1,388 @@
+#include "store/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "store/records.hpp"
+#include "store/sqlite_schema.hpp"
+
+namespace pki {
+
+namespace {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+// Long enough to ride out another process's commit (an fsync, or a whole
+// batch), short enough that a stuck writer surfaces as an error.
+constexpr int kBusyTimeoutMs = 10'000;
+
+// SQLite creates files with 0644 (less the umask) and gives the -wal and -shm
+// files the main file's mode, so creating the main file 0600 first keeps the
+// whole inventory private. An existing file keeps the mode its owner chose.
+void create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return;
+  }
+  if (errno == EEXIST) return;
+  throw Error(ErrorCode::store, "creating store " + path + ": " + std::strerror(errno));
+}
+
+// Runs a PRAGMA setter and returns the first column of its answer (if any).
+std::string pragma(sqlite3* db, const char* sql, std::string_view what) {
+  const auto stmt = sqlite::prepare(db, sql, what);
+  Statement st(db, stmt.get(), what);
+  std::string value = st.step() ? st.text(0) : std::string();
+  while (st.step()) {
+  }
+  return value;
+}
+
+bool is_unique_violation(int rc) {
+  return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
+}
+
+constexpr const char* kCaColumns =
+    "name, parent, profile, subject, serial_hex, key_ref, spki_sha256, ski_hex, not_before, "
+    "not_after, status, cert_der, created_at";
+
+CaRecord read_ca(const Statement& st) {
+  CaRecord ca;
+  ca.name = st.text(0);
+  ca.parent = st.text(1);
+  ca.profile = st.text(2);
+  ca.subject = st.text(3);
+  ca.serial_hex = st.text(4);
+  ca.key_ref = st.text(5);
+  ca.spki_sha256 = st.text(6);
+  ca.ski_hex = st.text(7);
+  ca.not_before = st.time(8);
+  ca.not_after = st.time(9);
+  ca.status = store::parse_ca_status(st.text(10));
+  ca.cert_der = st.blob(11);
+  ca.created_at = st.time(12);
+  return ca;
+}
+
+constexpr const char* kCertColumns =
+    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
+    "spki_sha256, status, output, der, created_at, updated_at";
+
+CertRecord read_cert(const Statement& st) {
+  CertRecord rec;
+  rec.issuer = st.text(0);
+  rec.serial_hex = st.text(1);
+  rec.device_id = st.text(2);
+  rec.profile = st.text(3);
+  rec.batch_id = st.text(4);
+  rec.subject = st.text(5);
+  rec.not_before = st.time(6);
+  rec.not_after = st.time(7);
+  rec.spki_sha256 = st.text(8);
+  rec.status = parse_cert_status(st.text(9));
+  rec.output = st.text(10);
+  rec.der = st.blob(11);
+  rec.created_at = st.time(12);
+  rec.updated_at = st.time(13);
+  return rec;
+}
+
+constexpr const char* kAuditColumns = "id, at, actor, action, subject, detail";
+
+AuditEvent read_audit(const Statement& st) {
+  AuditEvent ev;
+  ev.id = st.integer(0);
+  ev.at = st.time(1);
+  ev.actor = st.text(2);
+  ev.action = st.text(3);
+  ev.subject = st.text(4);
+  ev.detail = st.text(5);
+  return ev;
+}
+
+std::string cert_name(std::string_view issuer, std::string_view serial_hex) {
+  return "certificate " + std::string(serial_hex) + " from CA " + std::string(issuer);
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path) : m_path(path) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(ErrorCode::store,
+                "cannot open store " + path + ": directory " + dir.string() + " does not exist");
+  }
+  create_private_file(path);
+
+  sqlite3* raw = nullptr;
+  // No SQLITE_OPEN_URI: the path is a path, a '?' in it is not an option string.
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  m_db.reset(raw);  // a handle is returned even on failure, and must be closed
+  const std::string what = "opening store " + path;
+  sqlite::check(m_db.get(), rc, what);
+  sqlite3* db = m_db.get();
+
+  // Constraint failures then say which constraint (PRIMARYKEY vs FOREIGNKEY).
+  sqlite::check(db, sqlite3_extended_result_codes(db, 1), what);
+  sqlite::check(db, sqlite3_busy_timeout(db, kBusyTimeoutMs), what);
+  // Off by default in SQLite, per connection: without it REFERENCES is decoration.
+  pragma(db, "PRAGMA foreign_keys = ON", what);
+  // WAL: readers (list, show) never block the writer (mint); persistent in the file.
+  const std::string mode = pragma(db, "PRAGMA journal_mode = WAL", what);
+  if (mode != "wal") {
+    throw Error(ErrorCode::store,
+                what + ": cannot enable WAL journaling (journal_mode is '" + mode + "')");
+  }
+  // FULL in WAL mode fsyncs the WAL at every commit: a reserved serial
+  // survives a power cut, which the issuance protocol relies on. NORMAL would not.
+  pragma(db, "PRAGMA synchronous = FULL", what);
+
+  sqlite::migrate(db);
+}
+
+Statement SqliteStore::statement(const std::string& sql, std::string_view what) {
+  auto it = m_statements.find(sql);
+  if (it == m_statements.end()) {
+    it = m_statements.emplace(sql, sqlite::prepare(m_db.get(), sql, what, true)).first;
+  }
+  return Statement(m_db.get(), it->second.get(), what);
+}
+
+int SqliteStore::schema_version() {
+  return sqlite::stored_schema_version(m_db.get());
+}
+
+bool SqliteStore::ca_exists(std::string_view name) {
+  auto st = statement("SELECT 1 FROM cas WHERE name = ?1", "looking up a CA");
+  st.bind(1, name);
+  return st.step();
+}
+
+void SqliteStore::add_ca(const CaRecord& ca) {
+  store::check_ca_record(ca);
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "adding a CA");
+  if (!ca.parent.empty() && !ca_exists(ca.parent)) {
+    throw Error(ErrorCode::not_found,
+                "parent CA " + ca.parent + " of CA " + ca.name + " does not exist");
+  }
+  {
+    auto st = statement(std::string("INSERT INTO cas (") + kCaColumns +
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        "adding a CA");
+    st.bind(1, ca.name)
+        .bind_optional(2, ca.parent)
+        .bind(3, ca.profile)
+        .bind(4, ca.subject)
+        .bind(5, ca.serial_hex)
+        .bind(6, ca.key_ref)
+        .bind(7, ca.spki_sha256)
+        .bind(8, ca.ski_hex)
+        .bind(9, ca.not_before)
+        .bind(10, ca.not_after)
+        .bind(11, to_string(ca.status))
+        .bind_optional_blob(12, ca.cert_der)
+        .bind(13, ca.created_at);
+    const int rc = st.step_raw();
+    if (is_unique_violation(rc)) {
+      throw Error(ErrorCode::conflict, "a CA named " + ca.name + " already exists");
+    }
+    if (rc != SQLITE_DONE) st.fail();
+  }
+  tx.commit();
+}
+
+std::optional<CaRecord> SqliteStore::find_ca(std::string_view name) {
+  auto st = statement(std::string("SELECT ") + kCaColumns + " FROM cas WHERE name = ?1",
+                      "looking up a CA");
+  st.bind(1, name);
+  if (!st.step()) return std::nullopt;
+  return read_ca(st);
+}
+
+std::vector<CaRecord> SqliteStore::list_cas() {
+  auto st = statement(std::string("SELECT ") + kCaColumns + " FROM cas ORDER BY created_at, name",
+                      "listing CAs");
+  std::vector<CaRecord> out;
+  while (st.step())
+    out.push_back(read_ca(st));
+  return out;
+}
+
+void SqliteStore::reserve(const CertRecord& rec, const ReserveOptions& opts) {
+  store::check_cert_record(rec);
+  // One write transaction for check and insert: two reservations for the same
+  // device cannot both pass the check.
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "reserving a serial");
+  if (!ca_exists(rec.issuer)) {
+    throw Error(ErrorCode::not_found, "CA " + rec.issuer + " does not exist");
+  }
+  if (opts.refuse_live_duplicate && !rec.device_id.empty()) {
+    auto st = statement(
+        "SELECT serial_hex, not_after FROM certificates"
+        " WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
+        " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4))"
+        " ORDER BY created_at DESC, serial_hex LIMIT 1",
+        "checking for a live certificate");
+    st.bind(1, rec.issuer).bind(2, rec.profile).bind(3, rec.device_id).bind(4, opts.now);
+    if (st.step()) {
+      throw Error(ErrorCode::conflict,
+                  "device " + rec.device_id + " already holds a live certificate from CA " +
+                      rec.issuer + " under profile " + rec.profile + " (serial " + st.text(0) +
+                      ", expires " + format_time(st.time(1)) + ")");
+    }
+  }
+  {
+    auto st = statement(std::string("INSERT INTO certificates (") + kCertColumns +
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'reserved', ?10, NULL,"
+                            " ?11, ?11)",
+                        "reserving a serial");
+    st.bind(1, rec.issuer)
+        .bind(2, rec.serial_hex)
+        .bind_optional(3, rec.device_id)
+        .bind(4, rec.profile)
+        .bind_optional(5, rec.batch_id)
+        .bind(6, rec.subject)
+        .bind(7, rec.not_before)
+        .bind(8, rec.not_after)
+        .bind(9, rec.spki_sha256)
+        .bind_optional(10, rec.output)
+        .bind(11, opts.now);
+    const int rc = st.step_raw();
+    if (is_unique_violation(rc)) {
+      throw Error(ErrorCode::conflict,
+                  "serial " + rec.serial_hex + " already used by CA " + rec.issuer);
+    }
+    if (rc != SQLITE_DONE) st.fail();
+  }
+  tx.commit();  // synchronous=FULL: on disk when this returns
+}
+
+void SqliteStore::finish_reserved(std::string_view issuer, std::string_view serial_hex,
+                                  CertStatus to, const std::vector<std::uint8_t>* der,
+                                  TimePoint now, std::string_view what) {
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, what);
+  {
+    auto st =
+        statement("SELECT status FROM certificates WHERE issuer = ?1 AND serial_hex = ?2", what);
+    st.bind(1, issuer).bind(2, serial_hex);
+    if (!st.step()) {
+      throw Error(ErrorCode::not_found, "no " + cert_name(issuer, serial_hex));
+    }
+    const auto status = parse_cert_status(st.text(0));
+    if (status != CertStatus::reserved) {
+      throw Error(ErrorCode::conflict, cert_name(issuer, serial_hex) + " is " +
+                                           std::string(to_string(status)) + ", not reserved");
+    }
+  }
+  {
+    auto st = statement(
+        "UPDATE certificates SET status = ?3, der = COALESCE(?4, der), updated_at = ?5"
+        " WHERE issuer = ?1 AND serial_hex = ?2",
+        what);
+    st.bind(1, issuer).bind(2, serial_hex).bind(3, to_string(to)).bind(5, now);
+    if (der) st.bind_blob(4, *der);  // unbound ?4 is NULL: the DER is left as it is
+    st.run();
+  }
+  tx.commit();
+}
+
+void SqliteStore::commit_issued(std::string_view issuer, std::string_view serial_hex,
+                                const std::vector<std::uint8_t>& der, TimePoint now) {
+  if (der.empty()) {
+    throw Error(ErrorCode::invalid_input,
+                "cannot mark " + cert_name(issuer, serial_hex) + " issued without its DER");
+  }
+  finish_reserved(issuer, serial_hex, CertStatus::issued, &der, now, "committing a certificate");
+}
+
+void SqliteStore::abandon(std::string_view issuer, std::string_view serial_hex, TimePoint now) {
+  finish_reserved(issuer, serial_hex, CertStatus::abandoned, nullptr, now,
+                  "abandoning a reservation");
+}
+
+std::optional<CertRecord> SqliteStore::find_cert(std::string_view issuer,
+                                                 std::string_view serial_hex) {
+  auto st = statement(std::string("SELECT ") + kCertColumns +
+                          " FROM certificates WHERE issuer = ?1 AND serial_hex = ?2",
+                      "looking up a certificate");
+  st.bind(1, issuer).bind(2, serial_hex);
+  if (!st.step()) return std::nullopt;
+  return read_cert(st);
+}
+
+std::vector<CertRecord> SqliteStore::find_certs(const CertQuery& q) {
+  // Only the shape of the WHERE clause varies (at most 2^6 cached statements);
+  // values are always bound, never spliced into the SQL.
+  std::string sql = std::string("SELECT ") + kCertColumns + " FROM certificates WHERE 1 = 1";
+  std::vector<std::string> values;
+  const auto filter = [&](const char* column, const std::optional<std::string>& value,
+                          bool empty_is_null) {
+    if (!value) return;
+    if (empty_is_null && value->empty()) {
+      // Stored as NULL: asking for device "" means "certificates with no device".
+      sql += std::string(" AND ") + column + " IS NULL";
+      return;
+    }
+    values.push_back(*value);
+    sql += std::string(" AND ") + column + " = ?" + std::to_string(values.size());
+  };
+  filter("issuer", q.issuer, false);
+  filter("device_id", q.device_id, true);
+  filter("profile", q.profile, false);
+  filter("serial_hex", q.serial_hex, false);
+  filter("batch_id", q.batch_id, true);
+  if (q.status) filter("status", std::string(to_string(*q.status)), false);
+  sql += " ORDER BY created_at, serial_hex, issuer LIMIT ?" + std::to_string(values.size() + 1);
+
+  auto st = statement(sql, "searching certificates");
+  for (std::size_t i = 0; i < values.size(); ++i)
+    st.bind(static_cast<int>(i + 1), values[i]);
+  // LIMIT -1 is SQLite's "no limit".
+  st.bind(static_cast<int>(values.size() + 1),
+          q.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(q.limit));
+  std::vector<CertRecord> out;
+  while (st.step())
+    out.push_back(read_cert(st));
+  return out;
+}
+
+void SqliteStore::append_audit(const AuditEvent& ev) {
+  auto st = statement(
+      "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+      "appending to the audit log");
+  st.bind(1, ev.at).bind(2, ev.actor).bind(3, ev.action).bind(4, ev.subject).bind(5, ev.detail);
+  st.run();
+}
+
+std::vector<AuditEvent> SqliteStore::audit_log(std::size_t limit) {
+  // Ordered by id, not by `at`: the id is the order the store saw the events
+  // in, whatever the clocks of the writers said.
+  std::vector<AuditEvent> out;
+  if (limit == 0) {
+    auto st = statement(std::string("SELECT ") + kAuditColumns + " FROM audit ORDER BY id",
+                        "reading the audit log");
+    while (st.step())
+      out.push_back(read_audit(st));
+    return out;
+  }
+  auto st = statement(std::string("SELECT ") + kAuditColumns + " FROM (SELECT " + kAuditColumns +
+                          " FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+                      "reading the audit log");
+  st.bind(1, static_cast<std::int64_t>(limit));
+  while (st.step())
+    out.push_back(read_audit(st));
+  return out;
+}
+
+}  // namespace pki

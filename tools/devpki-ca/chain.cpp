@@ -1,0 +1,48 @@
+// devpki-ca chain: a CA's chain as PEM, the CA first and the root last.
+#include <iostream>
+#include <memory>
+
+#include "devpki-ca/commands.hpp"
+#include "pki/error.hpp"
+#include "pki/hierarchy.hpp"
+#include "pki/output.hpp"
+
+namespace devpki::ca {
+
+namespace {
+
+struct ChainOptions {
+  std::string ca;
+  std::string out;
+  bool force = false;
+  bool no_root = false;
+};
+
+Exit run_chain(const ChainOptions& o, const GlobalOptions& g) {
+  pki::Home home = pki::Home::open(resolve_home(g));
+  auto chain = pki::ca_chain(home, o.ca);
+  if (o.no_root && chain.size() > 1) chain.pop_back();
+  std::string pem;
+  for (const auto& c : chain) pem += c.to_pem();
+  if (o.out.empty() || o.out == "-") {
+    std::cout << pem;
+  } else {
+    pki::write_public_file(o.out, pem, o.force);
+    if (!g.json) std::cerr << "wrote " << chain.size() << " certificates to " << o.out << "\n";
+  }
+  return Exit::ok;
+}
+
+}  // namespace
+
+Command add_chain(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<ChainOptions>();
+  CLI::App* cmd = app.add_subcommand("chain", "Write a CA's certificate chain as PEM: the CA first, the root last.");
+  cmd->add_option("--ca", o->ca, "the CA whose chain to write")->required();
+  cmd->add_option("--out", o->out, "file to write (default: stdout)")->type_name("FILE");
+  cmd->add_flag("--force", o->force, "replace --out if it exists");
+  cmd->add_flag("--no-root", o->no_root, "leave the root out (servers send the chain without it)");
+  return {cmd, [o, &g] { return run_chain(*o, g); }};
+}
+
+}  // namespace devpki::ca

@@ -1,0 +1,15 @@
+// devpki-ca subcommands: one file each, listed explicitly in main.cpp.
+#pragma once
+
+#include "common/cli.hpp"
+
+namespace devpki::ca {
+
+Command add_init(CLI::App& app, const GlobalOptions& g);
+Command add_issue_ca(CLI::App& app, const GlobalOptions& g);
+Command add_sign(CLI::App& app, const GlobalOptions& g);
+Command add_list(CLI::App& app, const GlobalOptions& g);
+Command add_show(CLI::App& app, const GlobalOptions& g);
+Command add_chain(CLI::App& app, const GlobalOptions& g);
+
+}  // namespace devpki::ca
