@@ -1,0 +1,68 @@
+# Shared helpers for the end-to-end tests. Sourced by tests/cli/*_test.sh.
+# Environment (set by CTest): DEVPKI_CA, DEVPKI_TESTGEN, DEVPKI_SOURCE_DIR, DEVPKI_PROFILES.
+set -euo pipefail
+
+: "${DEVPKI_CA:?run through ctest (DEVPKI_CA unset)}"
+CA=$DEVPKI_CA
+TESTGEN=${DEVPKI_TESTGEN:-}
+T=$(mktemp -d "${TMPDIR:-/tmp}/devpki-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+unset DEVPKI_HOME DEVPKI_PASSPHRASE
+PASS_FILE=$T/passphrase
+printf 'test passphrase\n' > "$PASS_FILE"
+
+failures=0
+passes=0
+ok() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+# Prints "N passed, N failed" (the closing line CI reads) and exits non-zero on failure.
+finish() {
+  echo "$passes passed, $failures failed"
+  [ "$failures" -eq 0 ]
+}
+
+# new_home DIR [root key] [issuing key]: root "root" and issuing CA "factory".
+new_home() {
+  local home=$1 rk=${2:-ec-p384} ik=${3:-ec-p256}
+  "$CA" --home "$home" init --name root --subject "/O=Acme/CN=Acme Root CA" --key "$rk" \
+    --passphrase-file "$PASS_FILE" >/dev/null
+  "$CA" --home "$home" issue-ca --parent root --name factory --subject "/O=Acme/CN=Acme Factory CA" \
+    --key "$ik" --passphrase-file "$PASS_FILE" >/dev/null
+}
+
+# root_of CHAIN_PEM > ROOT_PEM: the last certificate of a chain file.
+last_cert() { awk '/-----BEGIN/{buf=""} {buf=buf $0 "\n"} /-----END/{last=buf} END{printf "%s", last}' "$1"; }
+
+# store_snapshot HOME: a text dump of everything in the store, to compare before/after.
+store_snapshot() {
+  sqlite3 "$1/store.db" '.dump' | grep -v '^PRAGMA' | sort
+}
+
+# csr_openssl OUT KEYSPEC [extra req args...]: a CSR with a fresh key, e.g.
+#   csr_openssl $T/a.csr ec:P-256 -subj /CN=a
+csr_openssl() {
+  local out=$1 spec=$2; shift 2
+  local key=${out%.csr}.key
+  case "$spec" in
+    ec:*) openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:${spec#ec:}" -out "$key" 2>/dev/null ;;
+    rsa:*) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:${spec#rsa:}" -out "$key" 2>/dev/null ;;
+    ed25519) openssl genpkey -algorithm ED25519 -out "$key" 2>/dev/null ;;
+    *) echo "csr_openssl: unknown key spec $spec" >&2; return 2 ;;
+  esac
+  openssl req -new -key "$key" -out "$out" "$@" 2>/dev/null
+}
+
+# expect_fail NAME EXPECTED_EXIT MESSAGE_REGEX -- command...: the command must exit
+# with EXPECTED_EXIT and print a message matching MESSAGE_REGEX on stderr.
+expect_fail() {
+  local name=$1 code=$2 regex=$3; shift 4
+  local err rc=0
+  err=$("$@" 2>&1 >/dev/null) || rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name: exit $rc, expected $code; stderr: $err"
+  elif ! grep -Eq -- "$regex" <<<"$err"; then
+    fail "$name: message '$err' does not match /$regex/"
+  else
+    ok
+  fi
+}
