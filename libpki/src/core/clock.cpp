@@ -57,6 +57,7 @@ std::chrono::seconds parse_duration(std::string_view text) {
   seconds total{0};
   std::size_t i = 0;
   while (i < text.size()) {
+    if (text[i] < '0' || text[i] > '9') throw bad("expected a number");
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
     if (ec != std::errc{} || p == text.data() + i) throw bad("expected a number");
