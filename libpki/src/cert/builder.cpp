@@ -338,28 +338,41 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   };
   auto present = [&](int nid) { return X509_get_ext_by_NID(tbs, nid, -1) >= 0; };
 
-  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tbs);
-  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(tbs);
-  const ASN1_OCTET_STRING* iski = X509_get0_subject_key_id(const_cast<X509*>(iss));
-  if (ski == nullptr) f.error("ski.missing", "subjectKeyIdentifier missing");
-  if (aki == nullptr || iski == nullptr || ASN1_OCTET_STRING_cmp(aki, iski) != 0) {
+  // The to-be-signed certificate has no signature yet, so OpenSSL's cached
+  // extension getters (X509_get0_subject_key_id, X509_get_extension_flags, ...)
+  // consider it invalid: decode each extension explicitly instead.
+  auto decode = [&](const X509* cert, int nid) {
+    return X509_get_ext_d2i(cert, nid, nullptr, nullptr);
+  };
+  ossl::Asn1OctetStringPtr ski(static_cast<ASN1_OCTET_STRING*>(decode(tbs, NID_subject_key_identifier)));
+  ossl::AuthorityKeyIdPtr aki(static_cast<AUTHORITY_KEYID*>(decode(tbs, NID_authority_key_identifier)));
+  const ASN1_OCTET_STRING* iski = nullptr;
+  if (issuer.cert != nullptr) {
+    iski = X509_get0_subject_key_id(const_cast<X509*>(issuer.cert));
+  } else {
+    iski = ski.get();
+  }
+  if (!ski) f.error("ski.missing", "subjectKeyIdentifier missing");
+  if (!aki || aki->keyid == nullptr || iski == nullptr || ASN1_OCTET_STRING_cmp(aki->keyid, iski) != 0) {
     f.error("aki.mismatch", "authorityKeyIdentifier is not the issuer's subjectKeyIdentifier");
   }
 
-  const std::uint32_t flags = X509_get_extension_flags(tbs);
-  const std::uint32_t ku = X509_get_key_usage(tbs);
-  const bool is_ca = (flags & EXFLAG_CA) != 0;
+  ossl::BasicConstraintsPtr bc(static_cast<BASIC_CONSTRAINTS*>(decode(tbs, NID_basic_constraints)));
+  ossl::Asn1BitStringPtr ku(static_cast<ASN1_BIT_STRING*>(decode(tbs, NID_key_usage)));
+  const bool is_ca = bc && bc->ca != 0;
+  const bool cert_sign = ku && ASN1_BIT_STRING_get_bit(ku.get(), 5) != 0;
+  const bool crl_sign = ku && ASN1_BIT_STRING_get_bit(ku.get(), 6) != 0;
   if (present(NID_key_usage) && !critical(NID_key_usage)) f.error("key_usage.not_critical", "keyUsage is not critical");
   if (is_ca) {
     if (!critical(NID_basic_constraints)) f.error("basic_constraints.not_critical", "basicConstraints is not critical on a CA");
-    if (ku == UINT32_MAX || (ku & KU_KEY_CERT_SIGN) == 0) f.error("key_usage.ca", "a CA certificate needs keyCertSign");
-  } else if (ku != UINT32_MAX && (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
+    if (!cert_sign) f.error("key_usage.ca", "a CA certificate needs keyCertSign");
+  } else if (cert_sign || crl_sign) {
     f.error("key_usage.end_entity", "keyCertSign or cRLSign on a certificate that is not a CA");
   }
 
   if (issuer.cert != nullptr && is_ca) {
     const long ipl = X509_get_pathlen(const_cast<X509*>(issuer.cert));
-    const long pl = X509_get_pathlen(tbs);
+    const long pl = bc->pathlen != nullptr ? ASN1_INTEGER_get(bc->pathlen) : -1;
     if (ipl == 0) f.error("path_len.exceeded", "the issuer's pathLenConstraint is 0: it cannot issue CA certificates");
     else if (ipl > 0 && (pl < 0 || pl >= ipl)) f.error("path_len.exceeded", "pathLenConstraint must be below the issuer's");
   }
@@ -375,6 +388,10 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   }
 
   // Name constraints of every CA above (RFC 5280 4.2.1.10, 6.1.3 (b)).
+  // NAME_CONSTRAINTS_check reads the SANs OpenSSL caches on the X509 object,
+  // which X509_check_purpose fills in (its verdict on the unsigned TBS is
+  // irrelevant here).
+  if (!issuer.chain.empty()) X509_check_purpose(tbs, -1, 0);
   for (const X509* ca : issuer.chain) {
     int crit = 0;
     ossl::NameConstraintsPtr nc(static_cast<NAME_CONSTRAINTS*>(
