@@ -16,6 +16,8 @@ namespace pki {
 struct NameAttribute {
   std::string type;   // short name as OpenSSL knows it: "CN", "O", "OU", "C", "serialNumber", ...
   std::string value;  // UTF-8
+
+  bool operator==(const NameAttribute&) const = default;
 };
 
 // A name in issuance order: the first attribute is the most significant (C or O

@@ -61,4 +61,15 @@ using EvpMdPtr = std::unique_ptr<EVP_MD, Free<EVP_MD, EVP_MD_free>>;
 using OpensslBytesPtr = std::unique_ptr<unsigned char, Free<unsigned char, free_openssl_bytes>>;
 using OpensslCharsPtr = std::unique_ptr<char, Free<char, free_openssl_chars>>;
 
+// Encrypted PKCS#8 (key module).
+using X509SigPtr = std::unique_ptr<X509_SIG, Free<X509_SIG, X509_SIG_free>>;
+using Pkcs8PrivKeyInfoPtr =
+    std::unique_ptr<PKCS8_PRIV_KEY_INFO, Free<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>>;
+using X509AlgorPtr = std::unique_ptr<X509_ALGOR, Free<X509_ALGOR, X509_ALGOR_free>>;
+using Pbe2ParamPtr = std::unique_ptr<PBE2PARAM, Free<PBE2PARAM, PBE2PARAM_free>>;
+using Pbkdf2ParamPtr = std::unique_ptr<PBKDF2PARAM, Free<PBKDF2PARAM, PBKDF2PARAM_free>>;
+using ScryptParamsPtr = std::unique_ptr<SCRYPT_PARAMS, Free<SCRYPT_PARAMS, SCRYPT_PARAMS_free>>;
+using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Free<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
+using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Free<ASN1_STRING, ASN1_STRING_free>>;
+
 }  // namespace pki::ossl
