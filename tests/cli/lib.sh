@@ -66,3 +66,30 @@ expect_fail() {
     ok
   fi
 }
+
+# files_snapshot DIR: path and SHA-256 of every file under DIR, the store's
+# own files left out (store_snapshot compares their contents).
+files_snapshot() {
+  (cd "$1" && find . -type f ! -name 'store.db*' -print0 | sort -z | xargs -0r sha256sum)
+}
+
+# expect_rejected HOME OUTDIR NAME EXPECTED_EXIT MESSAGE_REGEX -- command...: as
+# expect_fail, and the command must leave the store, every other file of HOME
+# and everything in OUTDIR exactly as they were. Counts as one check.
+expect_rejected() {
+  local home=$1 outdir=$2 name=$3 code=$4 regex=$5; shift 6
+  local before out_before err rc=0 problems=()
+  before=$(store_snapshot "$home"; files_snapshot "$home")
+  out_before=$(files_snapshot "$outdir")
+  err=$("$@" 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq "$code" ] || problems+=("exit $rc, expected $code")
+  grep -Eq -- "$regex" <<<"$err" || problems+=("message does not match /$regex/")
+  [ "$(store_snapshot "$home"; files_snapshot "$home")" = "$before" ] || problems+=("the home changed")
+  [ "$(files_snapshot "$outdir")" = "$out_before" ] || problems+=("the output directory changed")
+  if [ ${#problems[@]} -eq 0 ]; then
+    ok
+  else
+    local IFS=';'
+    fail "$name: ${problems[*]}; stderr: $err"
+  fi
+}
