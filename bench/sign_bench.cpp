@@ -31,7 +31,9 @@ using namespace pki;
 
 namespace {
 
-double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+double seconds_since(clk::time_point t0) {
+  return std::chrono::duration<double>(clk::now() - t0).count();
+}
 
 std::vector<std::uint8_t> make_csr(EVP_PKEY* key) {
   X509_REQ* req = X509_REQ_new();
@@ -71,7 +73,8 @@ double floor_rate(int n, const std::vector<std::uint8_t>& csr_der, EVP_PKEY* ca_
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const auto dir = std::filesystem::temp_directory_path() / ("devpki-bench-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("devpki-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   SystemClock clock;
   Home home = Home::create(dir / "pki", DEVPKI_SOURCE_PROFILES);
@@ -93,7 +96,9 @@ int main(int argc, char** argv) {
   EVP_PKEY* dev = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   const auto csr = make_csr(dev);
 
-  const double floor = floor_rate(n, csr, static_cast<EVP_PKEY*>(PrivateKey::load(dir / "pki/keys/factory.key.pem").native_handle()));
+  const double floor = floor_rate(
+      n, csr,
+      static_cast<EVP_PKEY*>(PrivateKey::load(dir / "pki/keys/factory.key.pem").native_handle()));
 
   auto t0 = clk::now();
   for (int i = 0; i < n; ++i) {
@@ -101,7 +106,8 @@ int main(int argc, char** argv) {
     CertificateSpec spec;
     spec.profile = profile;
     spec.public_key = req.public_key();
-    spec.variables = {{"device_id", "D" + std::to_string(i)}, {"ca", "factory"}, {"profile", profile.name}};
+    spec.variables = {
+        {"device_id", "D" + std::to_string(i)}, {"ca", "factory"}, {"profile", profile.name}};
     spec.subject = build_subject(profile, spec.variables);
     spec.sans = build_sans(profile, req.sans(), spec.variables);
     spec.not_before = clock.now();
@@ -126,10 +132,11 @@ int main(int argc, char** argv) {
 
   std::printf("sign-bench p256 n=%d\n", n);
   std::printf("  floor     (CSR verify + sign)      %8.0f /s\n", floor);
-  std::printf("  authority (parse, build, lint, sign) %6.0f /s  ratio to floor %.2f\n", authority_rate,
-              authority_rate / floor);
-  std::printf("  pipeline  (sign_csr, store, file)  %8.0f /s  ratio to floor %.2f  (n=%d, fsync-bound)\n",
-              pipeline_rate, pipeline_rate / floor, np);
+  std::printf("  authority (parse, build, lint, sign) %6.0f /s  ratio to floor %.2f\n",
+              authority_rate, authority_rate / floor);
+  std::printf(
+      "  pipeline  (sign_csr, store, file)  %8.0f /s  ratio to floor %.2f  (n=%d, fsync-bound)\n",
+      pipeline_rate, pipeline_rate / floor, np);
   EVP_PKEY_free(dev);
   std::filesystem::remove_all(dir);
 }

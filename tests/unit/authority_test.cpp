@@ -37,7 +37,8 @@ ProfileSpec leaf_profile() {
   return p;
 }
 
-CertificateSpec spec_for(const ProfileSpec& p, const std::string& dn, const PublicKey& key, TimePoint nb, TimePoint na) {
+CertificateSpec spec_for(const ProfileSpec& p, const std::string& dn, const PublicKey& key,
+                         TimePoint nb, TimePoint na) {
   CertificateSpec s;
   s.profile = p;
   s.subject = DistinguishedName::parse(dn);
@@ -56,11 +57,14 @@ struct Ca {
 Ca make_root(const ProfileSpec& p, TimePoint na = kNow + years(20)) {
   const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
   auto signer = std::make_shared<KeySigner>(key, "test");
-  const Certificate cert = Authority::self_sign(spec_for(p, "/O=Acme/CN=Root", key.public_key(), kNow, na), *signer);
+  const Certificate cert =
+      Authority::self_sign(spec_for(p, "/O=Acme/CN=Root", key.public_key(), kNow, na), *signer);
   return {key, cert, signer};
 }
 
-int time_type(const ASN1_TIME* t) { return ASN1_STRING_type(t); }
+int time_type(const ASN1_TIME* t) {
+  return ASN1_STRING_type(t);
+}
 
 }  // namespace
 
@@ -77,19 +81,23 @@ TEST_CASE("a root is self-signed with AKI = SKI and critical CA extensions") {
 TEST_CASE("the Authority refuses a certificate that cannot issue") {
   const Ca root = make_root(ca_profile());
   const PrivateKey other = PrivateKey::generate(KeyAlgorithm::ec_p256);
-  CHECK_THROWS_AS(Authority("root", {root.cert}, std::make_shared<KeySigner>(other, "wrong key")), Error);
+  CHECK_THROWS_AS(Authority("root", {root.cert}, std::make_shared<KeySigner>(other, "wrong key")),
+                  Error);
 
   Authority ca("root", {root.cert}, root.signer);
   const PrivateKey leaf_key = PrivateKey::generate(KeyAlgorithm::ec_p256);
-  const Certificate leaf = ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=leaf", leaf_key.public_key(), kNow, kNow + days(30))));
-  CHECK_THROWS_AS(Authority("leaf", {leaf, root.cert}, std::make_shared<KeySigner>(leaf_key, "leaf")), Error);
+  const Certificate leaf = ca.sign(
+      ca.draft(spec_for(leaf_profile(), "/CN=leaf", leaf_key.public_key(), kNow, kNow + days(30))));
+  CHECK_THROWS_AS(
+      Authority("leaf", {leaf, root.cert}, std::make_shared<KeySigner>(leaf_key, "leaf")), Error);
 }
 
 TEST_CASE("key usage is adapted to the key type, with a warning") {
   const Ca root = make_root(ca_profile());
   Authority ca("root", {root.cert}, root.signer);
   const PrivateKey ec = PrivateKey::generate(KeyAlgorithm::ec_p256);
-  const Draft d = ca.draft(spec_for(leaf_profile(), "/CN=leaf", ec.public_key(), kNow, kNow + days(30)));
+  const Draft d =
+      ca.draft(spec_for(leaf_profile(), "/CN=leaf", ec.public_key(), kNow, kNow + days(30)));
   CHECK(d.findings().contains("key_usage.adapted"));
   const Certificate c = ca.sign(d);
   CHECK(c.key_usage() == std::vector<KeyUsage>{KeyUsage::digital_signature});
@@ -101,20 +109,29 @@ TEST_CASE("validity: clamped to the issuer, UTCTime through 2049, GeneralizedTim
   const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
 
   const TimePoint end_2049 = sys_days{2049y / December / 31} + 23h + 59min + 59s;
-  const Certificate a = ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=a", key.public_key(), kNow, end_2049)));
+  const Certificate a =
+      ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=a", key.public_key(), kNow, end_2049)));
   CHECK(time_type(X509_get0_notAfter(static_cast<X509*>(a.native_handle()))) == V_ASN1_UTCTIME);
-  const Certificate b = ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=b", key.public_key(), kNow, end_2049 + 1s)));
-  CHECK(time_type(X509_get0_notAfter(static_cast<X509*>(b.native_handle()))) == V_ASN1_GENERALIZEDTIME);
+  const Certificate b =
+      ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=b", key.public_key(), kNow, end_2049 + 1s)));
+  CHECK(time_type(X509_get0_notAfter(static_cast<X509*>(b.native_handle()))) ==
+        V_ASN1_GENERALIZEDTIME);
   CHECK(time_type(X509_get0_notBefore(static_cast<X509*>(b.native_handle()))) == V_ASN1_UTCTIME);
-  const Certificate c = ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=c", key.public_key(), kNow, forever())));
+  const Certificate c =
+      ca.sign(ca.draft(spec_for(leaf_profile(), "/CN=c", key.public_key(), kNow, forever())));
   CHECK(is_forever(c.not_after()));
 
   const Ca short_root = make_root(ca_profile(), kNow + days(10));
   Authority short_ca("short", {short_root.cert}, short_root.signer);
-  const Draft d = short_ca.draft(spec_for(leaf_profile(), "/CN=d", key.public_key(), kNow - days(1), kNow + days(365)));
+  const Draft d = short_ca.draft(
+      spec_for(leaf_profile(), "/CN=d", key.public_key(), kNow - days(1), kNow + days(365)));
   CHECK(d.not_after() == short_root.cert.not_after());
   CHECK(d.not_before() == short_root.cert.not_before());
   CHECK(d.findings().contains("validity.clamped"));
+  // "No expiry" (IEEE 802.1AR) is not clamped: it is meant to outlive every date.
+  const Draft e =
+      short_ca.draft(spec_for(leaf_profile(), "/CN=e", key.public_key(), kNow, forever()));
+  CHECK(is_forever(e.not_after()));
 }
 
 TEST_CASE("pathLen and name constraints of the issuer are enforced") {
@@ -124,7 +141,8 @@ TEST_CASE("pathLen and name constraints of the issuer are enforced") {
   Authority ca("root", {root.cert}, root.signer);
   const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
 
-  CertificateSpec inside = spec_for(leaf_profile(), "/CN=in", key.public_key(), kNow, kNow + days(30));
+  CertificateSpec inside =
+      spec_for(leaf_profile(), "/CN=in", key.public_key(), kNow, kNow + days(30));
   inside.sans = {{SanType::dns, "dev.acme.example"}};
   CHECK_NOTHROW(ca.draft(inside));
 
@@ -132,7 +150,8 @@ TEST_CASE("pathLen and name constraints of the issuer are enforced") {
   outside.sans = {{SanType::dns, "dev.evil.example"}};
   CHECK_THROWS_WITH_AS(ca.draft(outside), doctest::Contains("name constraints"), Error);
 
-  CertificateSpec sub_ca = spec_for(ca_profile(), "/CN=sub", key.public_key(), kNow, kNow + days(30));
+  CertificateSpec sub_ca =
+      spec_for(ca_profile(), "/CN=sub", key.public_key(), kNow, kNow + days(30));
   CHECK_THROWS_WITH_AS(ca.draft(sub_ca), doctest::Contains("pathLen"), Error);
 }
 
@@ -145,13 +164,13 @@ TEST_CASE("the lint reads the encoded certificate") {
   Findings notes;
 
   SUBCASE("a clean build has no errors") {
-    auto tbs = build_tbs(spec_for(leaf_profile(), "/CN=x", key.public_key(), kNow, kNow + days(1)), issuer,
-                         random_serial(), notes);
+    auto tbs = build_tbs(spec_for(leaf_profile(), "/CN=x", key.public_key(), kNow, kNow + days(1)),
+                         issuer, random_serial(), notes);
     CHECK_FALSE(lint_tbs(tbs.get(), issuer).has_errors());
   }
   SUBCASE("missing SKI, short serial, empty subject without SAN") {
-    auto tbs = build_tbs(spec_for(leaf_profile(), "/CN=x", key.public_key(), kNow, kNow + days(1)), issuer,
-                         std::vector<std::uint8_t>{0x01, 0x02}, notes);
+    auto tbs = build_tbs(spec_for(leaf_profile(), "/CN=x", key.public_key(), kNow, kNow + days(1)),
+                         issuer, std::vector<std::uint8_t>{0x01, 0x02}, notes);
     X509_delete_ext(tbs.get(), X509_get_ext_by_NID(tbs.get(), NID_subject_key_identifier, -1));
     X509_NAME* empty = X509_NAME_new();
     X509_set_subject_name(tbs.get(), empty);
@@ -164,7 +183,8 @@ TEST_CASE("the lint reads the encoded certificate") {
   SUBCASE("keyCertSign on an end entity, non-critical keyUsage") {
     ProfileSpec bad = leaf_profile();
     bad.key_usage = {KeyUsage::digital_signature, KeyUsage::key_cert_sign};
-    auto tbs = build_tbs(spec_for(bad, "/CN=x", key.public_key(), kNow, kNow + days(1)), issuer, random_serial(), notes);
+    auto tbs = build_tbs(spec_for(bad, "/CN=x", key.public_key(), kNow, kNow + days(1)), issuer,
+                         random_serial(), notes);
     const int idx = X509_get_ext_by_NID(tbs.get(), NID_key_usage, -1);
     X509_EXTENSION_set_critical(X509_get_ext(tbs.get(), idx), 0);
     const Findings f = lint_tbs(tbs.get(), issuer);

@@ -12,8 +12,14 @@ TEST_CASE("parse_duration accepts unit groups") {
     std::int64_t seconds;
   };
   const Case cases[] = {
-      {"30s", 30},         {"90min", 5400},           {"12h", 43200},          {"365d", 365 * 86400},
-      {"2w", 14 * 86400},  {"20y", 20LL * 365 * 86400}, {"1y30d", 395LL * 86400}, {"0s", 0},
+      {"30s", 30},
+      {"90min", 5400},
+      {"12h", 43200},
+      {"365d", 365 * 86400},
+      {"2w", 14 * 86400},
+      {"20y", 20LL * 365 * 86400},
+      {"1y30d", 395LL * 86400},
+      {"0s", 0},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);

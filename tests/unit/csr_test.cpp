@@ -28,7 +28,8 @@ TEST_CASE("a good CSR parses, for every key algorithm") {
     if (alg == KeyAlgorithm::rsa_4096) continue;  // slow keygen; rsa-2048/3072 cover RSA
     CAPTURE(to_string(alg));
     const PrivateKey key = PrivateKey::generate(alg);
-    const auto der = test::make_csr_der(key, test::CsrOptions().with_cn("dev-1").with_sans("DNS:dev-1.example,IP:192.0.2.7"));
+    const auto der = test::make_csr_der(
+        key, test::CsrOptions().with_cn("dev-1").with_sans("DNS:dev-1.example,IP:192.0.2.7"));
     const CertificationRequest csr = CertificationRequest::parse(der);
     CHECK(csr.public_key() == key.public_key());
     CHECK(csr.subject().get("CN") == "dev-1");
@@ -48,7 +49,8 @@ TEST_CASE("PEM input is accepted, and what the CSR asks for is recorded") {
   ossl::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
   PEM_write_bio_X509_REQ(bio.get(), req.get());
   const std::string pem = ossl::bio_string(bio.get());
-  const auto csr = CertificationRequest::parse({reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size()});
+  const auto csr =
+      CertificationRequest::parse({reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size()});
   CHECK(csr.asks_ca());
 }
 
@@ -71,12 +73,21 @@ TEST_CASE("CSRs that are refused, and the kind of error") {
     der[der.size() - 3] ^= 0x01;
     CHECK(code_of(der) == ErrorCode::policy);
   }
-  SUBCASE("version 1") { CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_version(1))) == ErrorCode::invalid_input); }
-  SUBCASE("SHA-1 signature") { CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_md(EVP_sha1()))) == ErrorCode::policy); }
-  SUBCASE("over the size cap") { CHECK(code_of(good, limits_with(good.size() - 1, 64)) == ErrorCode::invalid_input); }
-  SUBCASE("too many SANs") {
-    CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_sans("DNS:a.example,DNS:b.example,DNS:c.example")), limits_with(32 * 1024, 2)) ==
+  SUBCASE("version 1") {
+    CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_version(1))) ==
           ErrorCode::invalid_input);
+  }
+  SUBCASE("SHA-1 signature") {
+    CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_md(EVP_sha1()))) ==
+          ErrorCode::policy);
+  }
+  SUBCASE("over the size cap") {
+    CHECK(code_of(good, limits_with(good.size() - 1, 64)) == ErrorCode::invalid_input);
+  }
+  SUBCASE("too many SANs") {
+    CHECK(code_of(test::make_csr_der(key, test::CsrOptions().with_sans(
+                                              "DNS:a.example,DNS:b.example,DNS:c.example")),
+                  limits_with(32 * 1024, 2)) == ErrorCode::invalid_input);
   }
   SUBCASE("RSA 1024") {
     ossl::EvpPkeyPtr small(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}));

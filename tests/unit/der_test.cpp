@@ -52,16 +52,19 @@ TEST_CASE("DER walker names what is not DER") {
 }
 
 TEST_CASE("PEM: exactly one block of the expected label") {
-  const std::string one = "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQU=\n-----END CERTIFICATE REQUEST-----\n";
+  const std::string one =
+      "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQU=\n-----END CERTIFICATE REQUEST-----\n";
   auto bytes = [](const std::string& s) { return Bytes(s.begin(), s.end()); };
-  CHECK(ossl::pem_or_der(bytes(one), {"CERTIFICATE REQUEST"}, "CSR") == Bytes{0x30, 0x03, 0x02, 0x01, 0x05});
+  CHECK(ossl::pem_or_der(bytes(one), {"CERTIFICATE REQUEST"}, "CSR") ==
+        Bytes{0x30, 0x03, 0x02, 0x01, 0x05});
   CHECK_THROWS_WITH_AS(ossl::pem_or_der(bytes(one + one), {"CERTIFICATE REQUEST"}, "CSR"),
                        doctest::Contains("more than one PEM block"), Error);
   CHECK_THROWS_WITH_AS(ossl::pem_or_der(bytes(one), {"CERTIFICATE"}, "certificate"),
                        doctest::Contains("unexpected PEM block"), Error);
   CHECK_THROWS_WITH_AS(ossl::pem_or_der(bytes("hello"), {"CERTIFICATE"}, "certificate"),
                        doctest::Contains("neither PEM nor DER"), Error);
-  CHECK_THROWS_AS(ossl::pem_or_der(bytes("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
-                                   {"CERTIFICATE"}, "certificate"),
-                  Error);
+  CHECK_THROWS_AS(
+      ossl::pem_or_der(bytes("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+                       {"CERTIFICATE"}, "certificate"),
+      Error);
 }

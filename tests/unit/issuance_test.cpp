@@ -40,7 +40,8 @@ struct Fixture {
     create_issuing_ca(home, ica, clock);
   }
 
-  SignRequest request(const std::vector<std::uint8_t>& csr, const std::string& device, const std::string& out) {
+  SignRequest request(const std::vector<std::uint8_t>& csr, const std::string& device,
+                      const std::string& out) {
     SignRequest r;
     r.ca = "factory";
     r.profile = "device-ldevid";
@@ -59,7 +60,8 @@ struct Fixture {
 TEST_CASE("sign_csr issues, records and delivers") {
   Fixture f;
   const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
-  const SignResult res = sign_csr(f.home, f.request(test::make_csr_der(key), "SN-1", "sn1.pem"), f.clock);
+  const SignResult res =
+      sign_csr(f.home, f.request(test::make_csr_der(key), "SN-1", "sn1.pem"), f.clock);
 
   CHECK(res.certificate.public_key() == key.public_key());
   CHECK(res.certificate.subject().get("CN") == "SN-1");
@@ -89,11 +91,21 @@ TEST_CASE("refusals before the reserve step leave the store and output untouched
     ErrorCode code;
   };
   std::vector<Case> cases;
-  cases.push_back({"live duplicate device", f.request(test::make_csr_der(key), "SN-1", "dup.pem"), ErrorCode::conflict});
-  cases.push_back({"CA:TRUE requested", f.request(test::make_csr_der(key, test::CsrOptions().with_ca()), "SN-2", "ca.pem"), ErrorCode::policy});
-  cases.push_back({"SAN outside the profile", f.request(test::make_csr_der(key, test::CsrOptions().with_sans("DNS:evil.example")), "SN-3", "san.pem"), ErrorCode::policy});
-  cases.push_back({"bad device id", f.request(test::make_csr_der(key), "bad id", "id.pem"), ErrorCode::invalid_input});
-  cases.push_back({"existing output", f.request(test::make_csr_der(key), "SN-4", "first.pem"), ErrorCode::conflict});
+  cases.push_back({"live duplicate device", f.request(test::make_csr_der(key), "SN-1", "dup.pem"),
+                   ErrorCode::conflict});
+  cases.push_back(
+      {"CA:TRUE requested",
+       f.request(test::make_csr_der(key, test::CsrOptions().with_ca()), "SN-2", "ca.pem"),
+       ErrorCode::policy});
+  cases.push_back(
+      {"SAN outside the profile",
+       f.request(test::make_csr_der(key, test::CsrOptions().with_sans("DNS:evil.example")), "SN-3",
+                 "san.pem"),
+       ErrorCode::policy});
+  cases.push_back({"bad device id", f.request(test::make_csr_der(key), "bad id", "id.pem"),
+                   ErrorCode::invalid_input});
+  cases.push_back({"existing output", f.request(test::make_csr_der(key), "SN-4", "first.pem"),
+                   ErrorCode::conflict});
   auto wrong_pw = f.request(test::make_csr_der(key), "SN-5", "pw.pem");
   wrong_pw.passphrase = "nope";
   cases.push_back({"wrong passphrase", wrong_pw, ErrorCode::crypto});
@@ -135,7 +147,7 @@ TEST_CASE("issuing CA validity is clamped to the parent's, pathLen is honoured")
   o.validity = years(60);
   o.protection.plaintext = true;
   o.parent_passphrase = "pw";
-  const CaRecord rec = create_issuing_ca(f.home, o, f.clock);
+  const CaRecord rec = create_issuing_ca(f.home, o, f.clock).record;
   CHECK(rec.not_after == f.home.store().find_ca("root")->not_after);
 
   // issuing-ca has pathLen 0: it cannot sign another CA.
@@ -163,7 +175,8 @@ TEST_CASE("profiles decide the subject; CSR SANs pass only through allow rules")
   const std::map<std::string, std::string> vars = {{"device_id", "d1"}, {"unit", ""}};
 
   CHECK(build_subject(p, vars).to_slash_string() == "/O=Acme/CN=d1");  // empty OU dropped
-  const auto sans = build_sans(p, {{SanType::dns, "d1.devices.example"}, {SanType::ip, "10.1.2.3"}}, vars);
+  const auto sans =
+      build_sans(p, {{SanType::dns, "d1.devices.example"}, {SanType::ip, "10.1.2.3"}}, vars);
   CHECK(sans.size() == 3);
   CHECK(sans[0] == SubjectAltName{SanType::uri, "urn:dev:d1"});
   CHECK_THROWS_AS(build_sans(p, {{SanType::dns, "d2.devices.example"}}, vars), Error);
@@ -209,4 +222,71 @@ TEST_CASE("home: open needs a home, create refuses an existing one") {
   Home h = Home::open(dir.path() / "h");
   CHECK(h.profile("device-ldevid").name == "device-ldevid");
   CHECK_THROWS_WITH_AS(h.profile("../secret"), doctest::Contains("available:"), Error);
+}
+
+TEST_CASE("recover_reserved completes delivered certificates and abandons the rest") {
+  Fixture f;
+  const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
+  const SignResult done =
+      sign_csr(f.home, f.request(test::make_csr_der(key), "SN-1", "done.pem"), f.clock);
+
+  // A crash between deliver and commit: the row is reserved, the file exists.
+  CertRecord delivered = *f.home.store().find_cert("factory", done.serial_hex);
+  delivered.serial_hex = "01";  // not the file's serial: must not be completed
+  delivered.device_id = "SN-2";
+  delivered.output = (f.dir.path() / "done.pem").string();
+  f.home.store().reserve(delivered, ReserveOptions{true, kNow});
+  // A crash before deliver: the row is reserved, no file.
+  CertRecord lost = delivered;
+  lost.serial_hex = "02";
+  lost.device_id = "SN-3";
+  lost.output = (f.dir.path() / "never-written.pem").string();
+  f.home.store().reserve(lost, ReserveOptions{true, kNow});
+
+  // Too recent: left alone.
+  RecoveryReport early = recover_reserved(f.home, f.clock);
+  CHECK(early.skipped.size() == 2);
+  CHECK(f.home.store().find_cert("factory", "02")->status == CertStatus::reserved);
+
+  f.clock.advance(hours(1));
+  const RecoveryReport r = recover_reserved(f.home, f.clock);
+  CHECK(r.completed.empty());
+  CHECK(r.abandoned.size() == 2);
+  CHECK(f.home.store().find_cert("factory", "01")->status == CertStatus::abandoned);
+  CHECK(f.home.store().find_cert("factory", "02")->status == CertStatus::abandoned);
+}
+
+TEST_CASE("recover_reserved completes a row whose output matches") {
+  Fixture f;
+  // Replay the pipeline by hand and "crash" after deliver, before commit.
+  const Authority ca = load_authority(f.home, "factory", std::string("pw"));
+  const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
+  CertificateSpec spec;
+  spec.profile = f.home.profile("device-ldevid");
+  spec.subject = DistinguishedName::parse("/CN=SN-9");
+  spec.public_key = key.public_key();
+  spec.not_before = kNow;
+  spec.not_after = kNow + days(30);
+  spec.variables = {{"ca", "factory"}};
+  const Draft draft = ca.draft(spec);
+  CertRecord row;
+  row.issuer = "factory";
+  row.serial_hex = draft.serial_hex();
+  row.device_id = "SN-9";
+  row.profile = "device-ldevid";
+  row.not_before = draft.not_before();
+  row.not_after = draft.not_after();
+  row.spki_sha256 = draft.spki_sha256();
+  row.output = (f.dir.path() / "sn9.pem").string();
+  f.home.store().reserve(row, ReserveOptions{true, kNow});
+  const Certificate cert = ca.sign(draft);
+  std::ofstream(row.output) << cert.to_pem();
+
+  f.clock.advance(hours(1));
+  const RecoveryReport r = recover_reserved(f.home, f.clock);
+  REQUIRE(r.completed.size() == 1);
+  CHECK(r.abandoned.empty());
+  const auto rec = f.home.store().find_cert("factory", draft.serial_hex());
+  CHECK(rec->status == CertStatus::issued);
+  CHECK(rec->der == cert.der());
 }

@@ -20,7 +20,8 @@ class TempDir {
  public:
   TempDir() {
     std::random_device rd;
-    m_path = std::filesystem::temp_directory_path() / ("devpki-unit-" + std::to_string(rd()) + std::to_string(rd()));
+    m_path = std::filesystem::temp_directory_path() /
+             ("devpki-unit-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(m_path);
   }
   ~TempDir() {
@@ -43,11 +44,26 @@ struct CsrOptions {
   long version = X509_REQ_VERSION_1;
 
   // Chainable setters: designated initializers with omitted members trip -Wextra.
-  CsrOptions& with_cn(std::string v) { cn = std::move(v); return *this; }
-  CsrOptions& with_sans(std::string v) { sans = std::move(v); return *this; }
-  CsrOptions& with_ca() { ca = true; return *this; }
-  CsrOptions& with_md(const EVP_MD* v) { md = v; return *this; }
-  CsrOptions& with_version(long v) { version = v; return *this; }
+  CsrOptions& with_cn(std::string v) {
+    cn = std::move(v);
+    return *this;
+  }
+  CsrOptions& with_sans(std::string v) {
+    sans = std::move(v);
+    return *this;
+  }
+  CsrOptions& with_ca() {
+    ca = true;
+    return *this;
+  }
+  CsrOptions& with_md(const EVP_MD* v) {
+    md = v;
+    return *this;
+  }
+  CsrOptions& with_version(long v) {
+    version = v;
+    return *this;
+  }
 };
 
 inline std::vector<std::uint8_t> make_csr_der(const PrivateKey& key, const CsrOptions& o = {}) {
@@ -56,15 +72,18 @@ inline std::vector<std::uint8_t> make_csr_der(const PrivateKey& key, const CsrOp
   X509_REQ_set_version(req.get(), o.version);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
   if (!o.cn.empty()) {
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(o.cn.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(o.cn.c_str()), -1, -1, 0);
   }
   X509_REQ_set_pubkey(req.get(), pkey);
   ossl::ExtensionStackPtr exts(sk_X509_EXTENSION_new_null());
   if (!o.sans.empty()) {
-    sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, o.sans.c_str()));
+    sk_X509_EXTENSION_push(
+        exts.get(), X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, o.sans.c_str()));
   }
   if (o.ca) {
-    sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE"));
+    sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints,
+                                                           "critical,CA:TRUE"));
   }
   if (sk_X509_EXTENSION_num(exts.get()) > 0) X509_REQ_add_extensions(req.get(), exts.get());
   const bool eddsa = EVP_PKEY_is_a(pkey, "ED25519");

@@ -66,8 +66,9 @@ std::optional<std::string> read_passphrase(const PassphraseOptions& p) {
     std::getline(in, line);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) {
-      throw pki::Error(pki::ErrorCode::invalid_input,
-                       "passphrase file '" + p.file + "' is empty (its first line is the passphrase)");
+      throw pki::Error(
+          pki::ErrorCode::invalid_input,
+          "passphrase file '" + p.file + "' is empty (its first line is the passphrase)");
     }
     out = line;
   } else if (const char* env = std::getenv("DEVPKI_PASSPHRASE"); env != nullptr && *env != '\0') {
@@ -81,11 +82,21 @@ std::string json_escape(std::string_view s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -99,7 +110,9 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-std::string json_string(std::string_view s) { return "\"" + json_escape(s) + "\""; }
+std::string json_string(std::string_view s) {
+  return "\"" + json_escape(s) + "\"";
+}
 
 void warn(std::string_view tool, std::string_view message) {
   std::cerr << tool << ": warning: " << message << "\n";

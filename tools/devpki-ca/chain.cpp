@@ -23,12 +23,25 @@ Exit run_chain(const ChainOptions& o, const GlobalOptions& g) {
   auto chain = pki::ca_chain(home, o.ca);
   if (o.no_root && chain.size() > 1) chain.pop_back();
   std::string pem;
-  for (const auto& c : chain) pem += c.to_pem();
-  if (o.out.empty() || o.out == "-") {
+  for (const auto& c : chain)
+    pem += c.to_pem();
+  const bool to_stdout = o.out.empty() || o.out == "-";
+  if (!to_stdout) pki::write_public_file(o.out, pem, o.force);
+  if (g.json) {
+    std::cout << "{\"ca\":" << json_string(o.ca)
+              << ",\"out\":" << json_string(to_stdout ? "" : o.out) << ",\"certificates\":[";
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      std::cout << (i ? "," : "") << "{\"subject\":" << json_string(chain[i].subject().to_string())
+                << ",\"serial\":" << json_string(chain[i].serial_hex())
+                << ",\"not_after\":" << json_string(pki::format_time(chain[i].not_after()))
+                << ",\"pem\":" << json_string(chain[i].to_pem()) << "}";
+    }
+    std::cout << "]}\n";
+  } else if (to_stdout) {
     std::cout << pem;
   } else {
-    pki::write_public_file(o.out, pem, o.force);
-    if (!g.json) std::cerr << "wrote " << chain.size() << " certificates to " << o.out << "\n";
+    std::cerr << "wrote " << chain.size() << (chain.size() == 1 ? " certificate" : " certificates")
+              << " to " << o.out << "\n";
   }
   return Exit::ok;
 }
@@ -37,7 +50,8 @@ Exit run_chain(const ChainOptions& o, const GlobalOptions& g) {
 
 Command add_chain(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<ChainOptions>();
-  CLI::App* cmd = app.add_subcommand("chain", "Write a CA's certificate chain as PEM: the CA first, the root last.");
+  CLI::App* cmd = app.add_subcommand(
+      "chain", "Write a CA's certificate chain as PEM: the CA first, the root last.");
   cmd->add_option("--ca", o->ca, "the CA whose chain to write")->required();
   cmd->add_option("--out", o->out, "file to write (default: stdout)")->type_name("FILE");
   cmd->add_flag("--force", o->force, "replace --out if it exists");

@@ -11,5 +11,6 @@ Command add_sign(CLI::App& app, const GlobalOptions& g);
 Command add_list(CLI::App& app, const GlobalOptions& g);
 Command add_show(CLI::App& app, const GlobalOptions& g);
 Command add_chain(CLI::App& app, const GlobalOptions& g);
+Command add_recover(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace devpki::ca

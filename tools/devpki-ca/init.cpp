@@ -33,32 +33,46 @@ Exit run_init(const InitOptions& o, const GlobalOptions& g) {
   root.protection.passphrase = read_passphrase(o.passphrase);
   root.protection.plaintext = o.passphrase.none;
   if (root.protection.passphrase && o.passphrase.none) {
-    throw pki::Error(pki::ErrorCode::invalid_input,
-                     "--no-passphrase contradicts the passphrase from --passphrase-file or DEVPKI_PASSPHRASE");
+    throw pki::Error(
+        pki::ErrorCode::invalid_input,
+        "--no-passphrase contradicts the passphrase from --passphrase-file or DEVPKI_PASSPHRASE");
   }
   root.actor = "devpki-ca";
 
   const auto dir = resolve_home(g);
   const bool created = !pki::Home::exists(dir);
-  pki::Home home = created ? pki::Home::create(dir, shipped_profiles_dir(o.profiles)) : pki::Home::open(dir);
-  pki::CaRecord rec;
+  const bool dir_existed = std::filesystem::exists(dir);
+  pki::Home home =
+      created ? pki::Home::create(dir, shipped_profiles_dir(o.profiles)) : pki::Home::open(dir);
+  pki::CreatedCa made;
   try {
-    rec = pki::create_root(home, root, pki::SystemClock{});
+    made = pki::create_root(home, root, pki::SystemClock{});
   } catch (...) {
     if (created) {
+      // A failed init leaves no home behind, and no directory it did not find.
       std::error_code ec;
-      std::filesystem::remove_all(dir, ec);  // a failed init leaves no home behind
+      if (dir_existed) {
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+          std::filesystem::remove_all(e.path(), ec);
+      } else {
+        std::filesystem::remove_all(dir, ec);
+      }
     }
     throw;
   }
+  const pki::CaRecord& rec = made.record;
+  for (const auto& f : made.warnings.items())
+    warn("devpki-ca", f.message);
   if (o.passphrase.none) {
-    warn("devpki-ca", "the key of CA '" + rec.name + "' is stored unencrypted in " + home.keys_dir().string() +
+    warn("devpki-ca", "the key of CA '" + rec.name + "' is stored unencrypted in " +
+                          home.keys_dir().string() +
                           " (--no-passphrase); do not use it in production");
   }
   if (g.json) {
     std::cout << ca_json(rec) << "\n";
   } else {
-    std::cout << "created root CA '" << rec.name << "' in " << home.root().string() << "\n" << ca_text(rec);
+    std::cout << "created root CA '" << rec.name << "' in " << home.root().string() << "\n"
+              << ca_text(rec);
   }
   return Exit::ok;
 }
@@ -69,12 +83,15 @@ Command add_init(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* cmd = app.add_subcommand(
       "init",
-      "Create a PKI home (if it does not exist) with a self-signed root CA. The key is stored as encrypted "
+      "Create a PKI home (if it does not exist) with a self-signed root CA. The key is stored as "
+      "encrypted "
       "PKCS#8 in <home>/keys/, the certificate and an audit record in the store.");
   cmd->add_option("--name", o->name, "name of the root CA in this home")->capture_default_str();
-  cmd->add_option("--subject", o->subject, "subject DN, '/O=Acme/CN=Acme Root CA' or 'CN=Acme Root CA,O=Acme'")
+  cmd->add_option("--subject", o->subject,
+                  "subject DN, '/O=Acme/CN=Acme Root CA' or 'CN=Acme Root CA,O=Acme'")
       ->required();
-  cmd->add_option("--key", o->key, "key algorithm: ec-p256, ec-p384, ed25519, rsa-2048, rsa-3072, rsa-4096")
+  cmd->add_option("--key", o->key,
+                  "key algorithm: ec-p256, ec-p384, ed25519, rsa-2048, rsa-3072, rsa-4096")
       ->capture_default_str();
   cmd->add_option("--validity", o->validity, "lifetime, e.g. 20y (default: the profile's)");
   cmd->add_option("--profile", o->profile, "CA profile in <home>/profiles/")->capture_default_str();

@@ -35,13 +35,19 @@ Exit run_issue_ca(const IssueCaOptions& o, const GlobalOptions& g) {
   opts.protection.passphrase = o.passphrase.none ? std::nullopt : passphrase;
   opts.protection.plaintext = o.passphrase.none;
   opts.parent_passphrase =
-      o.parent_passphrase_file.empty() ? passphrase : read_passphrase(PassphraseOptions{o.parent_passphrase_file, false});
+      o.parent_passphrase_file.empty()
+          ? passphrase
+          : read_passphrase(PassphraseOptions{o.parent_passphrase_file, false});
   opts.actor = "devpki-ca";
 
   pki::Home home = pki::Home::open(resolve_home(g));
-  const pki::CaRecord rec = pki::create_issuing_ca(home, opts, pki::SystemClock{});
+  const pki::CreatedCa made = pki::create_issuing_ca(home, opts, pki::SystemClock{});
+  const pki::CaRecord& rec = made.record;
+  for (const auto& f : made.warnings.items())
+    warn("devpki-ca", f.message);
   if (o.passphrase.none) {
-    warn("devpki-ca", "the key of CA '" + rec.name + "' is stored unencrypted (--no-passphrase); do not use it in production");
+    warn("devpki-ca", "the key of CA '" + rec.name +
+                          "' is stored unencrypted (--no-passphrase); do not use it in production");
   }
   if (g.json) {
     std::cout << ca_json(rec) << "\n";
@@ -55,15 +61,18 @@ Exit run_issue_ca(const IssueCaOptions& o, const GlobalOptions& g) {
 
 Command add_issue_ca(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<IssueCaOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "issue-ca",
-      "Create an issuing CA signed by --parent. Its validity is clamped to the parent's; the parent's "
-      "pathLen and name constraints are honoured. The new key is encrypted with the same passphrase "
-      "unless --parent-passphrase-file gives the parent's separately.");
+  CLI::App* cmd =
+      app.add_subcommand("issue-ca",
+                         "Create an issuing CA signed by --parent. Its validity is clamped to the "
+                         "parent's; the parent's "
+                         "pathLen and name constraints are honoured. The new key is encrypted with "
+                         "the same passphrase "
+                         "unless --parent-passphrase-file gives the parent's separately.");
   cmd->add_option("--parent", o->parent, "the signing CA")->required();
   cmd->add_option("--name", o->name, "name of the new CA")->required();
   cmd->add_option("--subject", o->subject, "subject DN, '/O=Acme/CN=Acme Factory CA'")->required();
-  cmd->add_option("--key", o->key, "key algorithm: ec-p256, ec-p384, ed25519, rsa-2048, rsa-3072, rsa-4096")
+  cmd->add_option("--key", o->key,
+                  "key algorithm: ec-p256, ec-p384, ed25519, rsa-2048, rsa-3072, rsa-4096")
       ->capture_default_str();
   cmd->add_option("--validity", o->validity, "lifetime, e.g. 10y (default: the profile's)");
   cmd->add_option("--profile", o->profile, "CA profile in <home>/profiles/")->capture_default_str();

@@ -7,17 +7,22 @@ int main(int argc, char** argv) {
       "devpki-ca"};
   app.footer(
       "Examples:\n"
-      "  devpki-ca --home pki init --name root --subject '/O=Acme/CN=Acme Root CA' --passphrase-file pass.txt\n"
-      "  devpki-ca --home pki issue-ca --parent root --name factory --subject '/O=Acme/CN=Acme Factory CA'\n"
-      "  devpki-ca --home pki sign --ca factory --profile device-ldevid --csr dev.csr --device-id SN123 --out dev.pem\n"
+      "  devpki-ca --home pki init --name root --subject '/O=Acme/CN=Acme Root CA' "
+      "--passphrase-file pass.txt\n"
+      "  devpki-ca --home pki issue-ca --parent root --name factory --subject '/O=Acme/CN=Acme "
+      "Factory CA'\n"
+      "  devpki-ca --home pki sign --ca factory --profile device-ldevid --csr dev.csr --device-id "
+      "SN123 --out dev.pem\n"
       "  devpki-ca --home pki chain --ca factory --out chain.pem\n"
       "Exit codes: 0 success, 1 usage, 2 failure. Docs: docs/devpki-ca.md");
   devpki::GlobalOptions g;
   devpki::add_global_options(app, g);
   app.require_subcommand(1);
   const std::vector<devpki::Command> commands = {
-      devpki::ca::add_init(app, g), devpki::ca::add_issue_ca(app, g), devpki::ca::add_sign(app, g),
-      devpki::ca::add_list(app, g), devpki::ca::add_show(app, g),     devpki::ca::add_chain(app, g),
+      devpki::ca::add_init(app, g),    devpki::ca::add_issue_ca(app, g),
+      devpki::ca::add_sign(app, g),    devpki::ca::add_list(app, g),
+      devpki::ca::add_show(app, g),    devpki::ca::add_chain(app, g),
+      devpki::ca::add_recover(app, g),
   };
   return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }

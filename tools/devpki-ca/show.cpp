@@ -22,7 +22,8 @@ Exit run_show(const ShowOptions& o, const GlobalOptions& g) {
   if (const auto ca = home.store().find_ca(o.what)) {
     const auto cert = pki::Certificate::from_der(ca->cert_der);
     if (g.json) {
-      std::cout << "{\"ca\":" << ca_json(*ca) << ",\"certificate\":" << certificate_details_json(cert) << "}\n";
+      std::cout << "{\"ca\":" << ca_json(*ca)
+                << ",\"certificate\":" << certificate_details_json(cert) << "}\n";
     } else {
       std::cout << ca_text(*ca) << certificate_details_text(cert);
       if (o.pem) std::cout << cert.to_pem();
@@ -33,18 +34,22 @@ Exit run_show(const ShowOptions& o, const GlobalOptions& g) {
   try {
     serial = pki::normalize_serial_hex(o.what);
   } catch (const pki::Error&) {
-    throw pki::Error(pki::ErrorCode::not_found, "'" + o.what + "' is neither a CA name nor a serial number");
+    throw pki::Error(pki::ErrorCode::not_found,
+                     "'" + o.what + "' is neither a CA name nor a serial number");
   }
   pki::CertQuery q;
   q.serial_hex = serial;
   const auto recs = home.store().find_certs(q);
-  if (recs.empty()) throw pki::Error(pki::ErrorCode::not_found, "no CA or certificate '" + o.what + "'");
+  if (recs.empty())
+    throw pki::Error(pki::ErrorCode::not_found, "no CA or certificate '" + o.what + "'");
   if (g.json) std::cout << "[";
   for (std::size_t i = 0; i < recs.size(); ++i) {
     const auto& r = recs[i];
     if (g.json) {
       std::cout << (i ? "," : "") << "{\"record\":" << cert_json(r) << ",\"certificate\":"
-                << (r.der.empty() ? "null" : certificate_details_json(pki::Certificate::from_der(r.der))) << "}";
+                << (r.der.empty() ? "null"
+                                  : certificate_details_json(pki::Certificate::from_der(r.der)))
+                << "}";
       continue;
     }
     std::cout << cert_text(r);
@@ -62,7 +67,8 @@ Exit run_show(const ShowOptions& o, const GlobalOptions& g) {
 
 Command add_show(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<ShowOptions>();
-  CLI::App* cmd = app.add_subcommand("show", "Show a CA (by name) or a certificate (by serial, hex).");
+  CLI::App* cmd =
+      app.add_subcommand("show", "Show a CA (by name) or a certificate (by serial, hex).");
   cmd->add_option("what", o->what, "CA name or certificate serial")->required();
   cmd->add_flag("--pem", o->pem, "also print the certificate PEM");
   return {cmd, [o, &g] { return run_show(*o, g); }};

@@ -1,6 +1,8 @@
 // devpki-ca sign: one CSR, one certificate, through the full issuance pipeline.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include "devpki-ca/commands.hpp"
@@ -24,16 +26,20 @@ struct SignOptions {
 };
 
 std::vector<std::uint8_t> read_csr(const std::string& path, std::size_t cap) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    throw pki::Error(pki::ErrorCode::not_found,
+                     "cannot read CSR file '" + path + "': " + ec.message());
+  if (size > cap) {
+    throw pki::Error(pki::ErrorCode::invalid_input,
+                     "CSR file '" + path + "' is " + std::to_string(size) +
+                         " bytes, over the limit of " + std::to_string(cap));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw pki::Error(pki::ErrorCode::not_found, "cannot read CSR file '" + path + "'");
-  std::vector<std::uint8_t> data;
-  char buf[4096];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.insert(data.end(), buf, buf + in.gcount());
-    // Read one byte past the cap so that parse() reports the size.
-    if (data.size() > cap) break;
-  }
-  return data;
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in),
+                                   std::istreambuf_iterator<char>());
 }
 
 Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
@@ -56,13 +62,15 @@ Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
 
   pki::Home home = pki::Home::open(resolve_home(g));
   const pki::SignResult res = pki::sign_csr(home, req, pki::SystemClock{});
-  for (const auto& f : res.warnings.items()) warn("devpki-ca", f.message);
+  for (const auto& f : res.warnings.items())
+    warn("devpki-ca", f.message);
   const auto rec = home.store().find_cert(o.ca, res.serial_hex);
   if (g.json) {
     std::cout << cert_json(*rec) << "\n";
   } else {
     std::cout << "issued " << res.serial_hex << " by " << o.ca << " under " << o.profile
-              << (o.device_id.empty() ? "" : " for device " + o.device_id) << " -> " << o.out << "\n";
+              << (o.device_id.empty() ? "" : " for device " + o.device_id) << " -> " << o.out
+              << "\n";
   }
   return Exit::ok;
 }
@@ -71,10 +79,11 @@ Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
 
 Command add_sign(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<SignOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "sign",
-      "Sign one CSR under a profile. The CSR gives only its public key (proof of possession checked) "
-      "and the SANs the profile allows; the profile decides every other field.");
+  CLI::App* cmd =
+      app.add_subcommand("sign",
+                         "Sign one CSR under a profile. The CSR gives only its public key (proof "
+                         "of possession checked) "
+                         "and the SANs the profile allows; the profile decides every other field.");
   cmd->add_option("--ca", o->ca, "issuing CA")->required();
   cmd->add_option("--profile", o->profile, "end-entity profile in <home>/profiles/")->required();
   cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER")->required()->type_name("FILE");

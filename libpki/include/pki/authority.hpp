@@ -24,8 +24,8 @@ struct CertificateSpec {
   DistinguishedName subject;
   PublicKey public_key;
   std::vector<SubjectAltName> sans;  // final list (profile `add` + allowed CSR values)
-  TimePoint not_before{};  // already backdated
-  TimePoint not_after{};   // forever() for "no expiry"
+  TimePoint not_before{};            // already backdated
+  TimePoint not_after{};             // forever() for "no expiry"
   // Variables for URL templates (CRL DP, AIA): {ca} and the home's variables.
   std::map<std::string, std::string> variables;
 };
@@ -72,7 +72,7 @@ class Authority {
   // A self-signed root: drafts and signs with `key` in one step (no store
   // involved: the caller records it).
   static Certificate self_sign(const CertificateSpec& spec, const Signer& signer,
-                               std::string* serial_hex = nullptr);
+                               std::string* serial_hex = nullptr, Findings* warnings = nullptr);
 
   const std::string& name() const noexcept { return m_name; }
   const Certificate& certificate() const noexcept { return m_chain.front(); }

@@ -30,7 +30,8 @@ class CertificationRequest {
   // key RSA 2048..4096 bits, named-curve EC (no explicit parameters), or
   // Ed25519; subject passes DistinguishedName::validate(); no duplicate
   // extensions; no unknown critical extension; at most max_sans SANs.
-  static CertificationRequest parse(std::span<const std::uint8_t> data, const CsrLimits& limits = {});
+  static CertificationRequest parse(std::span<const std::uint8_t> data,
+                                    const CsrLimits& limits = {});
 
   const DistinguishedName& subject() const noexcept { return m_subject; }
   const PublicKey& public_key() const noexcept { return m_key; }

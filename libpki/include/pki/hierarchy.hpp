@@ -45,8 +45,13 @@ struct IssuingCaOptions {
   std::string actor = "devpki";
 };
 
-CaRecord create_root(Home& home, const RootOptions& opts, const Clock& clock);
-CaRecord create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock);
+struct CreatedCa {
+  CaRecord record;
+  Findings warnings;  // validity or pathLen clamped, key usage adapted
+};
+
+CreatedCa create_root(Home& home, const RootOptions& opts, const Clock& clock);
+CreatedCa create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock);
 
 // Loads a CA's chain (itself first, root last) and unlocks its key.
 // Error(not_found) for an unknown CA, Error(crypto) for a wrong passphrase.

@@ -3,6 +3,7 @@
 //   validate request -> build -> check -> reserve -> sign -> deliver -> commit
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -24,7 +25,7 @@ struct SignRequest {
   std::vector<std::uint8_t> csr;  // PEM or DER as read
   std::string device_id;          // required when the profile's subject uses {device_id}
   std::map<std::string, std::string> variables;  // extra template variables
-  std::filesystem::path out;      // certificate PEM; must not exist unless `overwrite`
+  std::filesystem::path out;  // certificate PEM; must not exist unless `overwrite`
   bool overwrite = false;
   std::optional<std::string> passphrase;  // the CA key's
   CsrLimits limits;
@@ -38,9 +39,23 @@ struct SignResult {
 };
 
 // Error(invalid_input | policy | conflict | ...) before the reserve step
-// leaves the store and `out` untouched. A failure after it marks the reserved
-// serial abandoned and leaves `out` untouched.
+// leaves the store and `out` untouched. A failure signing or delivering marks
+// the reserved serial abandoned and leaves `out` untouched; a failure to
+// commit leaves the row reserved with `out` written (recover_reserved()).
 SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock);
+
+// The restart step of DESIGN.md's crash safety: every *reserved* row older
+// than `min_age` becomes *issued* when its output exists and matches it (a
+// certificate file with that serial, key and issuer; for a CA, the CA row),
+// and *abandoned* otherwise (its serial is never reused). Younger rows may
+// belong to an issuance still running and are left alone.
+struct RecoveryReport {
+  std::vector<CertRecord> completed;
+  std::vector<CertRecord> abandoned;
+  std::vector<CertRecord> skipped;
+};
+RecoveryReport recover_reserved(Home& home, const Clock& clock,
+                                std::chrono::seconds min_age = std::chrono::minutes(10));
 
 // Device ids go into subjects and file names: 1..64 of [A-Za-z0-9._:-],
 // starting alphanumeric. Error(invalid_input) otherwise.

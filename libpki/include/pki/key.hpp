@@ -26,10 +26,10 @@ const std::vector<KeyAlgorithm>& all_key_algorithms();
 struct KeyDescription {
   enum class Type { ec, ed25519, rsa, other };
   Type type = Type::other;
-  int bits = 0;                 // RSA modulus / EC field size
-  std::string curve;            // "P-256", "P-384", ... for named EC curves
-  bool explicit_params = false; // EC key with explicit (not named) domain parameters
-  std::string openssl_name;     // OpenSSL's type name, for messages
+  int bits = 0;                  // RSA modulus / EC field size
+  std::string curve;             // "P-256", "P-384", ... for named EC curves
+  bool explicit_params = false;  // EC key with explicit (not named) domain parameters
+  std::string openssl_name;      // OpenSSL's type name, for messages
   // The KeyAlgorithm this key is, if it is one devpki knows.
   std::optional<KeyAlgorithm> algorithm() const;
   std::string to_string() const;  // "ec-p256", "rsa-1024", "EC explicit parameters", ...

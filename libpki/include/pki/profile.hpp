@@ -119,12 +119,13 @@ struct ProfileSpec {
   std::vector<std::string> extended_key_usage;
   bool extended_key_usage_critical = false;
 
-  bool is_ca = false;                // basicConstraints cA (always critical when present)
-  std::optional<int> path_len;       // CA only
+  bool is_ca = false;                    // basicConstraints cA (always critical when present)
+  std::optional<int> path_len;           // CA only
   NameConstraintsSpec name_constraints;  // CA only; critical (RFC 5280 4.2.1.10)
 
   std::vector<std::string> policies;  // certificatePolicies OIDs ("2.23.140.1.2.1", "anyPolicy")
-  std::vector<std::string> crl_distribution_points;  // URL templates; {ca} expands to the issuer's name
+  std::vector<std::string>
+      crl_distribution_points;  // URL templates; {ca} expands to the issuer's name
   AiaSpec aia;
 
   RotationPolicy rotation;

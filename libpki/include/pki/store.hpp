@@ -48,7 +48,7 @@ struct CertRecord {
   TimePoint not_after{};
   std::string spki_sha256;
   CertStatus status = CertStatus::reserved;
-  std::string output;  // where the certificate was delivered (path), may be empty
+  std::string output;             // where the certificate was delivered (path), may be empty
   std::vector<std::uint8_t> der;  // empty until issued
   TimePoint created_at{};
   TimePoint updated_at{};
@@ -67,10 +67,10 @@ struct CertQuery {
 struct AuditEvent {
   std::int64_t id = 0;  // assigned by the store
   TimePoint at{};
-  std::string actor;   // "devpki-ca", user name, ...
-  std::string action;  // "ca.init", "ca.issue", "cert.reserve", "cert.issue", ...
-  std::string subject; // what it is about: CA name, "<issuer>/<serial>"
-  std::string detail;  // JSON object text
+  std::string actor;    // "devpki-ca", user name, ...
+  std::string action;   // "ca.init", "ca.issue", "cert.reserve", "cert.issue", ...
+  std::string subject;  // what it is about: CA name, "<issuer>/<serial>"
+  std::string detail;   // JSON object text
 };
 
 struct ReserveOptions {

@@ -12,12 +12,15 @@ namespace pki {
 
 namespace {
 
-X509* x509_of(const Certificate& c) { return static_cast<X509*>(c.native_handle()); }
+X509* x509_of(const Certificate& c) {
+  return static_cast<X509*>(c.native_handle());
+}
 
 IssuerView view_of(const std::vector<Certificate>& chain) {
   IssuerView v;
   v.cert = x509_of(chain.front());
-  for (const auto& c : chain) v.chain.push_back(x509_of(c));
+  for (const auto& c : chain)
+    v.chain.push_back(x509_of(c));
   return v;
 }
 
@@ -38,7 +41,8 @@ Certificate finish(X509* tbs, EVP_PKEY* key, const std::string& digest, EVP_PKEY
   // A signature that does not verify under the issuer's certificate means the
   // signer and the CA certificate disagree: never hand that out.
   if (X509_verify(tbs, verify_with) != 1) {
-    ossl::fail(ErrorCode::crypto, "the new certificate's signature does not verify with the CA key");
+    ossl::fail(ErrorCode::crypto,
+               "the new certificate's signature does not verify with the CA key");
   }
   // Re-read from DER: the value returned is exactly what was encoded.
   return Certificate::from_der(ossl::to_der<X509>(i2d_X509, tbs, "encode certificate"));
@@ -64,36 +68,44 @@ Draft DraftAccess::make(ossl::X509Ptr tbs, std::string serial_magnitude_hex,
 Authority::Authority(std::string name, std::vector<Certificate> chain,
                      std::shared_ptr<const Signer> signer)
     : m_name(std::move(name)), m_chain(std::move(chain)), m_signer(std::move(signer)) {
-  if (m_chain.empty() || !m_signer) throw Error(ErrorCode::internal, "authority without certificate or signer");
+  if (m_chain.empty() || !m_signer)
+    throw Error(ErrorCode::internal, "authority without certificate or signer");
   const Certificate& cert = m_chain.front();
   if (!cert.is_ca()) {
     throw Error(ErrorCode::policy, "certificate of '" + m_name + "' is not a CA certificate");
   }
   const auto usage = cert.key_usage();
-  if (!usage.empty() && std::find(usage.begin(), usage.end(), KeyUsage::key_cert_sign) == usage.end()) {
+  if (!usage.empty() &&
+      std::find(usage.begin(), usage.end(), KeyUsage::key_cert_sign) == usage.end()) {
     throw Error(ErrorCode::policy, "certificate of '" + m_name + "' lacks keyCertSign");
   }
   if (!(m_signer->public_key() == cert.public_key())) {
-    throw Error(ErrorCode::policy,
-                "the key of '" + m_name + "' (" + m_signer->description() + ") does not match its certificate");
+    throw Error(ErrorCode::policy, "the key of '" + m_name + "' (" + m_signer->description() +
+                                       ") does not match its certificate");
   }
 }
 
-Draft Authority::draft(const CertificateSpec& spec) const { return make_draft(spec, view_of(m_chain)); }
-
-Certificate Authority::sign(const Draft& draft) const {
-  return finish(static_cast<X509*>(draft.native_handle()), static_cast<EVP_PKEY*>(m_signer->native_handle()),
-                draft.m_digest, X509_get0_pubkey(x509_of(certificate())));
+Draft Authority::draft(const CertificateSpec& spec) const {
+  return make_draft(spec, view_of(m_chain));
 }
 
-Certificate Authority::self_sign(const CertificateSpec& spec, const Signer& signer, std::string* serial_hex) {
+Certificate Authority::sign(const Draft& draft) const {
+  return finish(static_cast<X509*>(draft.native_handle()),
+                static_cast<EVP_PKEY*>(m_signer->native_handle()), draft.m_digest,
+                X509_get0_pubkey(x509_of(certificate())));
+}
+
+Certificate Authority::self_sign(const CertificateSpec& spec, const Signer& signer,
+                                 std::string* serial_hex, Findings* warnings) {
   if (!(signer.public_key() == spec.public_key)) {
     throw Error(ErrorCode::internal, "self-signed certificate for a key the signer does not hold");
   }
   const Draft d = make_draft(spec, IssuerView{});
   if (serial_hex != nullptr) *serial_hex = d.serial_hex();
-  return finish(static_cast<X509*>(d.native_handle()), static_cast<EVP_PKEY*>(signer.native_handle()),
-                d.m_digest, static_cast<EVP_PKEY*>(spec.public_key.native_handle()));
+  if (warnings != nullptr) warnings->append(d.findings());
+  return finish(static_cast<X509*>(d.native_handle()),
+                static_cast<EVP_PKEY*>(signer.native_handle()), d.m_digest,
+                static_cast<EVP_PKEY*>(spec.public_key.native_handle()));
 }
 
 }  // namespace pki

@@ -16,13 +16,20 @@ namespace {
 
 int key_usage_bit(KeyUsage u) {
   switch (u) {
-    case KeyUsage::digital_signature: return 0;
-    case KeyUsage::non_repudiation: return 1;
-    case KeyUsage::key_encipherment: return 2;
-    case KeyUsage::data_encipherment: return 3;
-    case KeyUsage::key_agreement: return 4;
-    case KeyUsage::key_cert_sign: return 5;
-    case KeyUsage::crl_sign: return 6;
+    case KeyUsage::digital_signature:
+      return 0;
+    case KeyUsage::non_repudiation:
+      return 1;
+    case KeyUsage::key_encipherment:
+      return 2;
+    case KeyUsage::data_encipherment:
+      return 3;
+    case KeyUsage::key_agreement:
+      return 4;
+    case KeyUsage::key_cert_sign:
+      return 5;
+    case KeyUsage::crl_sign:
+      return 6;
   }
   return 0;
 }
@@ -34,9 +41,12 @@ bool usage_fits_key(KeyUsage u, KeyDescription::Type type) {
   using T = KeyDescription::Type;
   switch (u) {
     case KeyUsage::key_encipherment:
-    case KeyUsage::data_encipherment: return type == T::rsa;
-    case KeyUsage::key_agreement: return type == T::ec;
-    default: return true;
+    case KeyUsage::data_encipherment:
+      return type == T::rsa;
+    case KeyUsage::key_agreement:
+      return type == T::ec;
+    default:
+      return true;
   }
 }
 
@@ -119,7 +129,8 @@ void add_crl_dps(X509* x, const std::vector<std::string>& urls) {
   add_ext(x, NID_crl_distribution_points, dps.get(), false, "cRLDistributionPoints");
 }
 
-void add_aia(X509* x, const std::vector<std::string>& ca_issuers, const std::vector<std::string>& ocsp) {
+void add_aia(X509* x, const std::vector<std::string>& ca_issuers,
+             const std::vector<std::string>& ocsp) {
   ossl::AuthorityInfoAccessPtr aia(
       ossl::check_ptr(sk_ACCESS_DESCRIPTION_new_null(), "sk_ACCESS_DESCRIPTION_new_null"));
   auto push = [&](int method_nid, const std::string& url) {
@@ -133,15 +144,18 @@ void add_aia(X509* x, const std::vector<std::string>& ca_issuers, const std::vec
       ossl::fail(ErrorCode::crypto, "sk_ACCESS_DESCRIPTION_push");
     }
   };
-  for (const auto& u : ocsp) push(NID_ad_OCSP, u);
-  for (const auto& u : ca_issuers) push(NID_ad_ca_issuers, u);
+  for (const auto& u : ocsp)
+    push(NID_ad_OCSP, u);
+  for (const auto& u : ca_issuers)
+    push(NID_ad_ca_issuers, u);
   add_ext(x, NID_info_access, aia.get(), false, "authorityInfoAccess");
 }
 
 std::vector<std::string> expand_all(const std::vector<std::string>& templates,
                                     const std::map<std::string, std::string>& vars) {
   std::vector<std::string> out;
-  for (const auto& t : templates) out.push_back(expand_template(t, vars));
+  for (const auto& t : templates)
+    out.push_back(expand_template(t, vars));
   return out;
 }
 
@@ -171,28 +185,32 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
   ossl::check(X509_set_version(x.get(), X509_VERSION_3), "X509_set_version");
 
-  ossl::BignumPtr bn(ossl::check_ptr(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr),
-                                     "BN_bin2bn"));
-  ossl::Asn1IntegerPtr serial_int(ossl::check_ptr(BN_to_ASN1_INTEGER(bn.get(), nullptr), "BN_to_ASN1_INTEGER"));
+  ossl::BignumPtr bn(ossl::check_ptr(
+      BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr), "BN_bin2bn"));
+  ossl::Asn1IntegerPtr serial_int(
+      ossl::check_ptr(BN_to_ASN1_INTEGER(bn.get(), nullptr), "BN_to_ASN1_INTEGER"));
   ossl::check(X509_set_serialNumber(x.get(), serial_int.get()), "X509_set_serialNumber");
 
   ossl::X509NamePtr subject = to_x509_name(spec.subject);
   ossl::check(X509_set_subject_name(x.get(), subject.get()), "X509_set_subject_name");
-  ossl::check(X509_set_issuer_name(x.get(), issuer.cert != nullptr
-                                                ? X509_get_subject_name(issuer.cert)
-                                                : subject.get()),
-              "X509_set_issuer_name");
+  ossl::check(
+      X509_set_issuer_name(
+          x.get(), issuer.cert != nullptr ? X509_get_subject_name(issuer.cert) : subject.get()),
+      "X509_set_issuer_name");
 
-  // Validity inside the issuer's (RFC 5280 6.1.3 would reject it otherwise
-  // at some point of the certificate's life).
+  // Validity inside the issuer's (DESIGN.md "check"): a certificate that
+  // outlives its CA would stop validating before its own notAfter anyway.
+  // The one exception is "no well-defined expiration" (RFC 5280 4.1.2.5,
+  // IEEE 802.1AR IDevIDs), which is meant to outlive every date.
   TimePoint not_before = spec.not_before;
   TimePoint not_after = spec.not_after;
   if (issuer.cert != nullptr) {
     const TimePoint inb = from_asn1_time(X509_get0_notBefore(issuer.cert));
     const TimePoint ina = from_asn1_time(X509_get0_notAfter(issuer.cert));
     if (not_before < inb) not_before = inb;
-    if (not_after > ina) {
-      notes.warning("validity.clamped", "notAfter clamped to the issuer's notAfter " + format_time(ina));
+    if (not_after > ina && !is_forever(not_after)) {
+      notes.warning("validity.clamped",
+                    "notAfter clamped to the issuer's notAfter " + format_time(ina));
       not_after = ina;
     }
   }
@@ -210,7 +228,8 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
         // The child may allow at most one level less than its parent.
         if (!pl || *pl > *ipl - 1) {
           notes.warning("path_len.clamped", "pathLenConstraint set to " + std::to_string(*ipl - 1) +
-                                                " to fit under the issuer's " + std::to_string(*ipl));
+                                                " to fit under the issuer's " +
+                                                std::to_string(*ipl));
           pl = *ipl - 1;
         }
       }
@@ -239,7 +258,8 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   if (any_usage) add_ext(x.get(), NID_key_usage, ku.get(), true, "keyUsage");
 
   if (!profile.extended_key_usage.empty()) {
-    ossl::ExtendedKeyUsagePtr eku(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
+    ossl::ExtendedKeyUsagePtr eku(
+        ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
     for (const auto& name : profile.extended_key_usage) {
       ASN1_OBJECT* obj = OBJ_txt2obj(name.c_str(), 0);
       if (obj == nullptr || sk_ASN1_OBJECT_push(eku.get(), obj) == 0) {
@@ -253,7 +273,8 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
 
   // SKI: RFC 5280 4.2.1.2 method (1), SHA-1 of the subjectPublicKey BIT STRING.
   const ASN1_BIT_STRING* spk = X509_get0_pubkey_bitstr(x.get());
-  const auto ski = ossl::sha1({ASN1_STRING_get0_data(spk), static_cast<std::size_t>(ASN1_STRING_length(spk))});
+  const auto ski =
+      ossl::sha1({ASN1_STRING_get0_data(spk), static_cast<std::size_t>(ASN1_STRING_length(spk))});
   add_ext(x.get(), NID_subject_key_identifier, octets(ski).get(), false, "subjectKeyIdentifier");
 
   // AKI = the issuer's SKI (RFC 5280 4.2.1.1); a root's is its own.
@@ -270,7 +291,8 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   add_ext(x.get(), NID_authority_key_identifier, aki.get(), false, "authorityKeyIdentifier");
 
   if (!spec.sans.empty()) {
-    ossl::GeneralNamesPtr names(ossl::check_ptr(sk_GENERAL_NAME_new_null(), "sk_GENERAL_NAME_new_null"));
+    ossl::GeneralNamesPtr names(
+        ossl::check_ptr(sk_GENERAL_NAME_new_null(), "sk_GENERAL_NAME_new_null"));
     for (const auto& san : spec.sans) {
       auto gn = to_general_name(san);
       ossl::check(sk_GENERAL_NAME_push(names.get(), gn.get()), "sk_GENERAL_NAME_push");
@@ -302,7 +324,8 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   // RFC 5280 4.1.2.2: positive, at most 20 octets; CA/B BR: >= 64 bits of entropy.
   const ASN1_INTEGER* serial = X509_get0_serialNumber(tbs);
   const int serial_len = ASN1_STRING_length(serial);
-  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) f.error("serial.negative", "serial number is negative");
+  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+    f.error("serial.negative", "serial number is negative");
   if (serial_len > 20) f.error("serial.too_long", "serial number is longer than 20 octets");
   if (serial_len < 8) f.error("serial.too_short", "serial number has fewer than 64 bits");
   if (X509_get_version(tbs) != X509_VERSION_3) f.error("version", "certificate is not version 3");
@@ -311,26 +334,31 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   const ASN1_TIME* na = X509_get0_notAfter(tbs);
   for (const ASN1_TIME* t : {nb, na}) {
     if (ASN1_STRING_type(t) != time_type_for(from_asn1_time(t))) {
-      f.error("validity.encoding", "validity time " + format_time(from_asn1_time(t)) +
-                                       " must be UTCTime through 2049 and GeneralizedTime from 2050");
+      f.error("validity.encoding",
+              "validity time " + format_time(from_asn1_time(t)) +
+                  " must be UTCTime through 2049 and GeneralizedTime from 2050");
     }
   }
-  if (from_asn1_time(nb) >= from_asn1_time(na)) f.error("validity.empty", "notBefore is not before notAfter");
+  if (from_asn1_time(nb) >= from_asn1_time(na))
+    f.error("validity.empty", "notBefore is not before notAfter");
   if (issuer.cert != nullptr) {
-    if (from_asn1_time(na) > from_asn1_time(X509_get0_notAfter(issuer.cert)) ||
+    if ((from_asn1_time(na) > from_asn1_time(X509_get0_notAfter(issuer.cert)) &&
+         !is_forever(from_asn1_time(na))) ||
         from_asn1_time(nb) < from_asn1_time(X509_get0_notBefore(issuer.cert))) {
       f.error("validity.outside_issuer", "validity is not inside the issuer's");
     }
   }
 
-  if (X509_NAME_cmp(X509_get_issuer_name(tbs), X509_get_subject_name(const_cast<X509*>(iss))) != 0) {
+  if (X509_NAME_cmp(X509_get_issuer_name(tbs), X509_get_subject_name(const_cast<X509*>(iss))) !=
+      0) {
     f.error("issuer.name", "issuer name differs from the issuer's subject");
   }
 
   // Extensions: at most one of each (RFC 5280 4.2).
   for (int i = 0; i < X509_get_ext_count(tbs); ++i) {
     const ASN1_OBJECT* obj = X509_EXTENSION_get_object(X509_get_ext(tbs, i));
-    if (X509_get_ext_by_OBJ(tbs, obj, i) >= 0) f.error("extension.duplicate", "an extension appears twice");
+    if (X509_get_ext_by_OBJ(tbs, obj, i) >= 0)
+      f.error("extension.duplicate", "an extension appears twice");
   }
   auto critical = [&](int nid) {
     const int idx = X509_get_ext_by_NID(tbs, nid, -1);
@@ -344,8 +372,10 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   auto decode = [&](const X509* cert, int nid) {
     return X509_get_ext_d2i(cert, nid, nullptr, nullptr);
   };
-  ossl::Asn1OctetStringPtr ski(static_cast<ASN1_OCTET_STRING*>(decode(tbs, NID_subject_key_identifier)));
-  ossl::AuthorityKeyIdPtr aki(static_cast<AUTHORITY_KEYID*>(decode(tbs, NID_authority_key_identifier)));
+  ossl::Asn1OctetStringPtr ski(
+      static_cast<ASN1_OCTET_STRING*>(decode(tbs, NID_subject_key_identifier)));
+  ossl::AuthorityKeyIdPtr aki(
+      static_cast<AUTHORITY_KEYID*>(decode(tbs, NID_authority_key_identifier)));
   const ASN1_OCTET_STRING* iski = nullptr;
   if (issuer.cert != nullptr) {
     iski = X509_get0_subject_key_id(const_cast<X509*>(issuer.cert));
@@ -353,7 +383,8 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
     iski = ski.get();
   }
   if (!ski) f.error("ski.missing", "subjectKeyIdentifier missing");
-  if (!aki || aki->keyid == nullptr || iski == nullptr || ASN1_OCTET_STRING_cmp(aki->keyid, iski) != 0) {
+  if (!aki || aki->keyid == nullptr || iski == nullptr ||
+      ASN1_OCTET_STRING_cmp(aki->keyid, iski) != 0) {
     f.error("aki.mismatch", "authorityKeyIdentifier is not the issuer's subjectKeyIdentifier");
   }
 
@@ -362,9 +393,11 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   const bool is_ca = bc && bc->ca != 0;
   const bool cert_sign = ku && ASN1_BIT_STRING_get_bit(ku.get(), 5) != 0;
   const bool crl_sign = ku && ASN1_BIT_STRING_get_bit(ku.get(), 6) != 0;
-  if (present(NID_key_usage) && !critical(NID_key_usage)) f.error("key_usage.not_critical", "keyUsage is not critical");
+  if (present(NID_key_usage) && !critical(NID_key_usage))
+    f.error("key_usage.not_critical", "keyUsage is not critical");
   if (is_ca) {
-    if (!critical(NID_basic_constraints)) f.error("basic_constraints.not_critical", "basicConstraints is not critical on a CA");
+    if (!critical(NID_basic_constraints))
+      f.error("basic_constraints.not_critical", "basicConstraints is not critical on a CA");
     if (!cert_sign) f.error("key_usage.ca", "a CA certificate needs keyCertSign");
   } else if (cert_sign || crl_sign) {
     f.error("key_usage.end_entity", "keyCertSign or cRLSign on a certificate that is not a CA");
@@ -373,10 +406,14 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   if (issuer.cert != nullptr && is_ca) {
     const long ipl = X509_get_pathlen(const_cast<X509*>(issuer.cert));
     const long pl = bc->pathlen != nullptr ? ASN1_INTEGER_get(bc->pathlen) : -1;
-    if (ipl == 0) f.error("path_len.exceeded", "the issuer's pathLenConstraint is 0: it cannot issue CA certificates");
-    else if (ipl > 0 && (pl < 0 || pl >= ipl)) f.error("path_len.exceeded", "pathLenConstraint must be below the issuer's");
+    if (ipl == 0)
+      f.error("path_len.exceeded",
+              "the issuer's pathLenConstraint is 0: it cannot issue CA certificates");
+    else if (ipl > 0 && (pl < 0 || pl >= ipl))
+      f.error("path_len.exceeded", "pathLenConstraint must be below the issuer's");
   }
-  if (!is_ca && present(NID_name_constraints)) f.error("name_constraints.end_entity", "nameConstraints on an end-entity certificate");
+  if (!is_ca && present(NID_name_constraints))
+    f.error("name_constraints.end_entity", "nameConstraints on an end-entity certificate");
 
   // RFC 5280 4.1.2.6 / 4.2.1.6: an empty subject needs a critical SAN.
   if (X509_NAME_entry_count(X509_get_subject_name(tbs)) == 0) {
@@ -392,17 +429,26 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   // which X509_check_purpose fills in (its verdict on the unsigned TBS is
   // irrelevant here).
   if (!issuer.chain.empty()) X509_check_purpose(tbs, -1, 0);
+  bool has_dns_san = false;
+  if (ossl::GeneralNamesPtr sans{static_cast<GENERAL_NAMES*>(decode(tbs, NID_subject_alt_name))}) {
+    for (const auto& san : from_general_names(sans.get()))
+      has_dns_san = has_dns_san || san.type == SanType::dns;
+  }
   for (const X509* ca : issuer.chain) {
     int crit = 0;
-    ossl::NameConstraintsPtr nc(static_cast<NAME_CONSTRAINTS*>(
-        X509_get_ext_d2i(ca, NID_name_constraints, &crit, nullptr)));
+    ossl::NameConstraintsPtr nc(
+        static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca, NID_name_constraints, &crit, nullptr)));
     if (!nc) continue;
-    const int rc = NAME_CONSTRAINTS_check(tbs, nc.get());
+    int rc = NAME_CONSTRAINTS_check(tbs, nc.get());
+    // As `openssl verify` does for a leaf: with no DNS SAN, a host-name-like
+    // CN is checked against the DNS constraints too.
+    if (rc == X509_V_OK && !is_ca && !has_dns_san) rc = NAME_CONSTRAINTS_check_CN(tbs, nc.get());
     if (rc != X509_V_OK) {
       char cn[256] = {};
       X509_NAME_oneline(X509_get_subject_name(ca), cn, sizeof cn);
-      f.error("name_constraints.violated", std::string("subject or subjectAltName outside the name constraints of ") +
-                                               cn + ": " + X509_verify_cert_error_string(rc));
+      f.error("name_constraints.violated",
+              std::string("subject or subjectAltName outside the name constraints of ") + cn +
+                  ": " + X509_verify_cert_error_string(rc));
     }
   }
   ossl::clear_errors();

@@ -14,7 +14,7 @@
 namespace pki {
 
 struct IssuerView {
-  const X509* cert = nullptr;  // nullptr: self-signed (the certificate is its own issuer)
+  const X509* cert = nullptr;      // nullptr: self-signed (the certificate is its own issuer)
   std::vector<const X509*> chain;  // cert and its issuers, for name constraints
 };
 
@@ -37,7 +37,7 @@ void sign_tbs(X509* tbs, EVP_PKEY* key, const std::string& digest);
 namespace pki {
 // The one way to fill a Draft (its fields are private to keep it immutable).
 struct DraftAccess {
-  static Draft make(ossl::X509Ptr tbs, std::string serial_magnitude_hex, const CertificateSpec& spec,
-                    Findings notes);
+  static Draft make(ossl::X509Ptr tbs, std::string serial_magnitude_hex,
+                    const CertificateSpec& spec, Findings notes);
 };
 }  // namespace pki

@@ -16,7 +16,9 @@ namespace pki {
 
 namespace {
 
-X509* x(const std::shared_ptr<void>& p) { return static_cast<X509*>(p.get()); }
+X509* x(const std::shared_ptr<void>& p) {
+  return static_cast<X509*>(p.get());
+}
 
 std::shared_ptr<void> own(X509* cert) {
   return std::shared_ptr<void>(cert, [](void* p) { X509_free(static_cast<X509*>(p)); });
@@ -95,13 +97,16 @@ DistinguishedName Certificate::issuer() const {
 
 std::string Certificate::serial_hex() const {
   const ASN1_INTEGER* serial = X509_get0_serialNumber(x(m_x509));
-  return normalize_serial_hex(
-      ossl::hex(std::span<const std::uint8_t>(ASN1_STRING_get0_data(serial),
-                                              static_cast<std::size_t>(ASN1_STRING_length(serial)))));
+  return normalize_serial_hex(ossl::hex(std::span<const std::uint8_t>(
+      ASN1_STRING_get0_data(serial), static_cast<std::size_t>(ASN1_STRING_length(serial)))));
 }
 
-TimePoint Certificate::not_before() const { return from_asn1_time(X509_get0_notBefore(x(m_x509))); }
-TimePoint Certificate::not_after() const { return from_asn1_time(X509_get0_notAfter(x(m_x509))); }
+TimePoint Certificate::not_before() const {
+  return from_asn1_time(X509_get0_notBefore(x(m_x509)));
+}
+TimePoint Certificate::not_after() const {
+  return from_asn1_time(X509_get0_notAfter(x(m_x509)));
+}
 
 PublicKey Certificate::public_key() const {
   EVP_PKEY* k = ossl::check_ptr(X509_get0_pubkey(x(m_x509)), "certificate public key",
@@ -127,7 +132,9 @@ std::string Certificate::aki_hex() const {
   return ossl::hex({ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki))});
 }
 
-bool Certificate::is_ca() const { return (X509_get_extension_flags(x(m_x509)) & EXFLAG_CA) != 0; }
+bool Certificate::is_ca() const {
+  return (X509_get_extension_flags(x(m_x509)) & EXFLAG_CA) != 0;
+}
 
 std::optional<int> Certificate::path_len() const {
   const long pl = X509_get_pathlen(x(m_x509));
@@ -161,7 +168,9 @@ std::vector<KeyUsage> Certificate::key_usage() const {
   return out;
 }
 
-std::string Certificate::fingerprint_sha256_hex() const { return ossl::hex(ossl::sha256(der())); }
+std::string Certificate::fingerprint_sha256_hex() const {
+  return ossl::hex(ossl::sha256(der()));
+}
 
 std::string Certificate::signature_algorithm() const {
   const int nid = X509_get_signature_nid(x(m_x509));

@@ -25,7 +25,8 @@ bool is_dns_name(std::string_view name, bool allow_leading_dot) {
   std::size_t pos = 0;
   for (;;) {
     const std::size_t dot = name.find('.', pos);
-    const std::string_view label = name.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
+    const std::string_view label =
+        name.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
     if (!is_ldh_label(label)) return false;
     if (dot == std::string_view::npos) return true;
     pos = dot + 1;
@@ -100,10 +101,14 @@ ossl::GeneralNamePtr to_general_name(const SubjectAltName& san) {
     throw Error(ErrorCode::invalid_input, err);
   }
   switch (san.type) {
-    case SanType::dns: return ia5_name(GEN_DNS, san.value);
-    case SanType::email: return ia5_name(GEN_EMAIL, san.value);
-    case SanType::uri: return ia5_name(GEN_URI, san.value);
-    case SanType::ip: return ip_name(a2i_IPADDRESS(san.value.c_str()), san.value);
+    case SanType::dns:
+      return ia5_name(GEN_DNS, san.value);
+    case SanType::email:
+      return ia5_name(GEN_EMAIL, san.value);
+    case SanType::uri:
+      return ia5_name(GEN_URI, san.value);
+    case SanType::ip:
+      return ip_name(a2i_IPADDRESS(san.value.c_str()), san.value);
   }
   throw Error(ErrorCode::internal, "unknown SAN type");
 }
@@ -128,7 +133,8 @@ ossl::GeneralNamePtr to_constraint_name(const SubjectAltName& san) {
       }
       return ia5_name(GEN_URI, san.value);
     case SanType::ip:
-      return ip_name(a2i_IPADDRESS_NC(san.value.c_str()), san.value + " (expected CIDR, e.g. 10.0.0.0/8)");
+      return ip_name(a2i_IPADDRESS_NC(san.value.c_str()),
+                     san.value + " (expected CIDR, e.g. 10.0.0.0/8)");
   }
   throw Error(ErrorCode::internal, "unknown SAN type");
 }
@@ -145,9 +151,15 @@ std::vector<SubjectAltName> from_general_names(const GENERAL_NAMES* names, int* 
                          static_cast<std::size_t>(ASN1_STRING_length(str)));
     };
     switch (type) {
-      case GEN_DNS: out.push_back({SanType::dns, text()}); break;
-      case GEN_EMAIL: out.push_back({SanType::email, text()}); break;
-      case GEN_URI: out.push_back({SanType::uri, text()}); break;
+      case GEN_DNS:
+        out.push_back({SanType::dns, text()});
+        break;
+      case GEN_EMAIL:
+        out.push_back({SanType::email, text()});
+        break;
+      case GEN_URI:
+        out.push_back({SanType::uri, text()});
+        break;
       case GEN_IPADD: {
         const int len = ASN1_STRING_length(str);
         char buf[INET6_ADDRSTRLEN] = {};

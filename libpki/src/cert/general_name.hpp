@@ -15,7 +15,8 @@ ossl::GeneralNamePtr to_general_name(const SubjectAltName& san);
 ossl::GeneralNamePtr to_constraint_name(const SubjectAltName& san);
 // Types devpki does not handle (otherName, x400, ...) are returned with
 // `unsupported` incremented instead.
-std::vector<SubjectAltName> from_general_names(const GENERAL_NAMES* names, int* unsupported = nullptr);
+std::vector<SubjectAltName> from_general_names(const GENERAL_NAMES* names,
+                                               int* unsupported = nullptr);
 
 // Syntax checks for a SAN value (no OpenSSL needed): message on failure, "" if fine.
 std::string san_syntax_error(const SubjectAltName& san);

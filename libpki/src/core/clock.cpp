@@ -9,13 +9,17 @@ namespace pki {
 
 using namespace std::chrono;
 
-TimePoint SystemClock::now() const { return time_point_cast<seconds>(system_clock::now()); }
+TimePoint SystemClock::now() const {
+  return time_point_cast<seconds>(system_clock::now());
+}
 
 TimePoint forever() noexcept {
   return sys_days{year{9999} / December / 31} + hours{23} + minutes{59} + seconds{59};
 }
 
-bool is_forever(TimePoint t) noexcept { return t == forever(); }
+bool is_forever(TimePoint t) noexcept {
+  return t == forever();
+}
 
 std::string format_time(TimePoint t) {
   const auto day = floor<days>(t);
@@ -49,9 +53,8 @@ TimePoint parse_time(std::string_view text) {
 std::chrono::seconds parse_duration(std::string_view text) {
   const std::string str(text);
   auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::invalid_input,
-                 "invalid duration '" + str + "': " + why +
-                     " (examples: 20y, 365d, 1y30d, 12h, 90min, 30s)");
+    return Error(ErrorCode::invalid_input, "invalid duration '" + str + "': " + why +
+                                               " (examples: 20y, 365d, 1y30d, 12h, 90min, 30s)");
   };
   if (text.empty()) throw bad("empty");
   seconds total{0};
@@ -63,19 +66,29 @@ std::chrono::seconds parse_duration(std::string_view text) {
     if (ec != std::errc{} || p == text.data() + i) throw bad("expected a number");
     i = static_cast<std::size_t>(p - text.data());
     std::size_t j = i;
-    while (j < text.size() && text[j] >= 'a' && text[j] <= 'z') ++j;
+    while (j < text.size() && text[j] >= 'a' && text[j] <= 'z')
+      ++j;
     const std::string_view unit = text.substr(i, j - i);
     i = j;
     std::int64_t mult = 0;
-    if (unit == "y") mult = 365 * 86400;
-    else if (unit == "w") mult = 7 * 86400;
-    else if (unit == "d") mult = 86400;
-    else if (unit == "h") mult = 3600;
-    else if (unit == "min") mult = 60;
-    else if (unit == "s") mult = 1;
-    else if (unit == "m") throw bad("'m' is ambiguous: write 'min' for minutes or 'd' for days");
-    else if (unit.empty()) throw bad("a number needs a unit (y, w, d, h, min, s)");
-    else throw bad("unknown unit '" + std::string(unit) + "'");
+    if (unit == "y")
+      mult = 365 * 86400;
+    else if (unit == "w")
+      mult = 7 * 86400;
+    else if (unit == "d")
+      mult = 86400;
+    else if (unit == "h")
+      mult = 3600;
+    else if (unit == "min")
+      mult = 60;
+    else if (unit == "s")
+      mult = 1;
+    else if (unit == "m")
+      throw bad("'m' is ambiguous: write 'min' for minutes or 'd' for days");
+    else if (unit.empty())
+      throw bad("a number needs a unit (y, w, d, h, min, s)");
+    else
+      throw bad("unknown unit '" + std::string(unit) + "'");
     // 10,000 years is far past 9999-12-31 from any date devpki can see.
     if (n > 10000LL * 365 * 86400 / mult) throw bad("too long");
     total += seconds{n * mult};

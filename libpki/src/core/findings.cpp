@@ -22,8 +22,7 @@ bool Findings::has_errors() const noexcept {
 }
 
 bool Findings::contains(std::string_view id) const noexcept {
-  return std::any_of(m_items.begin(), m_items.end(),
-                     [&](const Finding& f) { return f.id == id; });
+  return std::any_of(m_items.begin(), m_items.end(), [&](const Finding& f) { return f.id == id; });
 }
 
 std::string Findings::error_summary() const {

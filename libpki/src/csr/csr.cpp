@@ -17,8 +17,12 @@ namespace pki {
 
 namespace {
 
-Error bad(const std::string& msg) { return Error(ErrorCode::invalid_input, "CSR " + msg); }
-Error refused(const std::string& msg) { return Error(ErrorCode::policy, "CSR " + msg); }
+Error bad(const std::string& msg) {
+  return Error(ErrorCode::invalid_input, "CSR " + msg);
+}
+Error refused(const std::string& msg) {
+  return Error(ErrorCode::policy, "CSR " + msg);
+}
 
 std::string oid_text(const ASN1_OBJECT* obj) {
   char buf[128];
@@ -38,14 +42,16 @@ void check_signature_algorithm(const X509_REQ* req, std::string& name) {
   }
   if (md_nid == NID_md5 || md_nid == NID_sha1 || md_nid == NID_md4 || md_nid == NID_md2 ||
       md_nid == NID_md5_sha1 || md_nid == NID_mdc2 || md_nid == NID_ripemd160) {
-    throw refused("is signed with " + name + ": MD5 and SHA-1 signatures are refused; sign it with SHA-256 or better");
+    throw refused("is signed with " + name +
+                  ": MD5 and SHA-1 signatures are refused; sign it with SHA-256 or better");
   }
 }
 
 void check_key(const PublicKey& key) {
   const KeyDescription d = key.describe();
   if (d.explicit_params) {
-    throw refused("key uses explicit EC parameters; only named curves are accepted (RFC 5480 2.1.1)");
+    throw refused(
+        "key uses explicit EC parameters; only named curves are accepted (RFC 5480 2.1.1)");
   }
   switch (d.type) {
     case KeyDescription::Type::rsa:
@@ -55,8 +61,10 @@ void check_key(const PublicKey& key) {
       }
       return;
     case KeyDescription::Type::ec:
-    case KeyDescription::Type::ed25519: return;
-    case KeyDescription::Type::other: break;
+    case KeyDescription::Type::ed25519:
+      return;
+    case KeyDescription::Type::other:
+      break;
   }
   throw refused("key type " + d.to_string() + " is not supported (EC, Ed25519 or RSA)");
 }
@@ -74,7 +82,8 @@ CertificationRequest CertificationRequest::parse(std::span<const std::uint8_t> d
   ossl::check_der_structure(out.m_der, "CSR");
   const unsigned char* p = out.m_der.data();
   ossl::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(out.m_der.size())));
-  if (!req) ossl::fail(ErrorCode::invalid_input, "malformed CSR (not a PKCS#10 CertificationRequest)");
+  if (!req)
+    ossl::fail(ErrorCode::invalid_input, "malformed CSR (not a PKCS#10 CertificationRequest)");
 
   // RFC 2986 4.1: version is 0 ("v1"); nothing else is defined.
   if (const long v = X509_REQ_get_version(req.get()); v != X509_REQ_VERSION_1) {
@@ -130,14 +139,16 @@ CertificationRequest CertificationRequest::parse(std::span<const std::uint8_t> d
           if (!names) ossl::fail(ErrorCode::invalid_input, "CSR subjectAltName cannot be decoded");
           const auto count = static_cast<std::size_t>(sk_GENERAL_NAME_num(names.get()));
           if (count > limits.max_sans) {
-            throw bad("requests " + std::to_string(count) + " subject alternative names, over the limit of " +
+            throw bad("requests " + std::to_string(count) +
+                      " subject alternative names, over the limit of " +
                       std::to_string(limits.max_sans));
           }
           int unsupported = 0;
           out.m_sans = from_general_names(names.get(), &unsupported);
           if (unsupported > 0) {
-            throw refused("requests subject alternative names of a type devpki does not issue "
-                          "(only dns, ip, email, uri)");
+            throw refused(
+                "requests subject alternative names of a type devpki does not issue "
+                "(only dns, ip, email, uri)");
           }
           break;
         }

@@ -1,9 +1,10 @@
 #include "pki/hierarchy.hpp"
 
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "pki/error.hpp"
 
 namespace pki {
@@ -18,21 +19,25 @@ void require_key_allowed(const ProfileSpec& profile, KeyAlgorithm alg) {
   const auto& allowed = profile.key_algorithms;
   if (std::find(allowed.begin(), allowed.end(), alg) == allowed.end()) {
     std::string list;
-    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
-    throw Error(ErrorCode::policy, "key " + std::string(to_string(alg)) + " is not allowed by profile '" +
-                                       profile.name + "' (allowed: " + list + ")");
+    for (auto a : allowed)
+      list += (list.empty() ? "" : ", ") + std::string(to_string(a));
+    throw Error(ErrorCode::policy, "key " + std::string(to_string(alg)) +
+                                       " is not allowed by profile '" + profile.name +
+                                       "' (allowed: " + list + ")");
   }
 }
 
 void require_ca_profile(const ProfileSpec& profile) {
   if (!profile.is_ca) {
-    throw Error(ErrorCode::policy, "profile '" + profile.name + "' is not a CA profile (basic_constraints.ca)");
+    throw Error(ErrorCode::policy,
+                "profile '" + profile.name + "' is not a CA profile (basic_constraints.ca)");
   }
 }
 
 void require_subject(const DistinguishedName& subject) {
   // RFC 5280 4.1.2.6: a CA's subject MUST be a non-empty distinguished name.
-  if (subject.empty()) throw Error(ErrorCode::invalid_input, "a CA needs a non-empty subject (--subject)");
+  if (subject.empty())
+    throw Error(ErrorCode::invalid_input, "a CA needs a non-empty subject (--subject)");
   if (const Findings f = subject.validate(); f.has_errors()) {
     throw Error(ErrorCode::invalid_input, "subject: " + f.error_summary());
   }
@@ -50,10 +55,11 @@ std::string key_pem(const PrivateKey& key, const CaKeyProtection& p) {
   return p.passphrase ? key.to_encrypted_pem(*p.passphrase, p.encryption) : key.to_pem();
 }
 
-TimePoint not_after_for(const ProfileSpec& profile, std::optional<std::chrono::seconds> override_validity,
-                        TimePoint now) {
+TimePoint not_after_for(const ProfileSpec& profile,
+                        std::optional<std::chrono::seconds> override_validity, TimePoint now) {
   if (override_validity) {
-    if (override_validity->count() <= 0) throw Error(ErrorCode::invalid_input, "validity must be positive");
+    if (override_validity->count() <= 0)
+      throw Error(ErrorCode::invalid_input, "validity must be positive");
     return now + *override_validity;
   }
   return profile.validity.forever ? forever() : now + profile.validity.duration;
@@ -77,9 +83,10 @@ CaRecord record_for(const std::string& name, const std::string& parent, const st
   return r;
 }
 
-CertRecord cert_row(const std::string& issuer, const std::string& profile, const std::string& serial,
-                    const std::string& subject, TimePoint nb, TimePoint na, const std::string& spki,
-                    const std::string& output, TimePoint now) {
+CertRecord cert_row(const std::string& issuer, const std::string& profile,
+                    const std::string& serial, const std::string& subject, TimePoint nb,
+                    TimePoint na, const std::string& spki, const std::string& output,
+                    TimePoint now) {
   CertRecord c;
   c.issuer = issuer;
   c.serial_hex = serial;
@@ -109,25 +116,30 @@ KeyFile key_file_for(const Home& home, const std::string& name) {
   KeyFile k;
   k.path = home.keys_dir() / (name + ".key.pem");
   k.ref = std::string(kFilePrefix) + "keys/" + name + ".key.pem";
-  fs::check_writable(k.path, false);
+  if (std::filesystem::exists(std::filesystem::symlink_status(k.path))) {
+    throw Error(ErrorCode::conflict,
+                "key file '" + k.path.string() +
+                    "' already exists, though no CA of that name does; move it away first");
+  }
   return k;
 }
 
 }  // namespace
 
 void validate_ca_name(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 64 &&
-                  std::isalnum(static_cast<unsigned char>(name[0])) &&
-                  std::all_of(name.begin(), name.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-                  });
+  const bool ok =
+      !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      });
   if (!ok) {
     throw Error(ErrorCode::invalid_input,
-                "invalid CA name '" + name + "': use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit");
+                "invalid CA name '" + printable(name) +
+                    "': use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit");
   }
 }
 
-CaRecord create_root(Home& home, const RootOptions& opts, const Clock& clock) {
+CreatedCa create_root(Home& home, const RootOptions& opts, const Clock& clock) {
   validate_ca_name(opts.name);
   if (home.store().find_ca(opts.name)) {
     throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
@@ -150,29 +162,36 @@ CaRecord create_root(Home& home, const RootOptions& opts, const Clock& clock) {
   spec.not_after = not_after_for(profile, opts.validity, now);
   spec.variables = home.settings().variables;
   spec.variables["ca"] = opts.name;
+  spec.variables["profile"] = profile.name;
   // A self-signed root is its own record's issuer, so its signature necessarily
   // precedes its row; nothing else in devpki signs before recording.
-  const Certificate cert = Authority::self_sign(spec, signer);
+  Findings warnings;
+  const Certificate cert = Authority::self_sign(spec, signer, nullptr, &warnings);
 
   write_secret_file(kf.path, key_pem(key, opts.protection));
+  CaRecord rec = record_for(opts.name, "", profile.name, cert, kf.ref, now);
   try {
-    CaRecord rec = record_for(opts.name, "", profile.name, cert, kf.ref, now);
     home.store().add_ca(rec);
-    home.store().reserve(cert_row(opts.name, profile.name, rec.serial_hex, rec.subject, rec.not_before,
-                                  rec.not_after, rec.spki_sha256, "ca:" + opts.name, now),
-                         ReserveOptions{false, now});
+  } catch (...) {
+    ::unlink(kf.path.c_str());  // no CA row: the key belongs to nothing
+    throw;
+  }
+  // From here the CA exists with its key; a failure leaves its own
+  // certificate row reserved, which `devpki-ca recover` completes.
+  {
+    home.store().reserve(
+        cert_row(opts.name, profile.name, rec.serial_hex, rec.subject, rec.not_before,
+                 rec.not_after, rec.spki_sha256, "ca:" + opts.name, now),
+        ReserveOptions{false, now});
     home.store().commit_issued(opts.name, rec.serial_hex, rec.cert_der, now);
     audit(home.store(), now, opts.actor, "ca.init", opts.name,
           "{\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" + std::string(to_string(opts.key)) +
               "\",\"encrypted\":" + (opts.protection.passphrase ? "true" : "false") + "}");
-    return rec;
-  } catch (...) {
-    ::unlink(kf.path.c_str());
-    throw;
   }
+  return {rec, warnings};
 }
 
-CaRecord create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock) {
+CreatedCa create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock) {
   validate_ca_name(opts.name);
   if (home.store().find_ca(opts.name)) {
     throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
@@ -195,30 +214,37 @@ CaRecord create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock
   spec.not_after = not_after_for(profile, opts.validity, now);  // the build clamps to the parent's
   spec.variables = home.settings().variables;
   spec.variables["ca"] = opts.parent;  // URLs in a CA certificate point at its issuer's CRL
+  spec.variables["profile"] = profile.name;
 
   // check -> reserve -> sign -> deliver (key file, CA row) -> commit
   const Draft draft = parent.draft(spec);
   Store& store = home.store();
-  store.reserve(cert_row(opts.parent, profile.name, draft.serial_hex(), draft.subject(), draft.not_before(),
-                         draft.not_after(), draft.spki_sha256(), "ca:" + opts.name, now),
-                ReserveOptions{false, now});
-  bool key_written = false;
+  store.reserve(
+      cert_row(opts.parent, profile.name, draft.serial_hex(), draft.subject(), draft.not_before(),
+               draft.not_after(), draft.spki_sha256(), "ca:" + opts.name, now),
+      ReserveOptions{false, now});
+  CaRecord rec;
   try {
     const Certificate cert = parent.sign(draft);
     write_secret_file(kf.path, key_pem(key, opts.protection));
-    key_written = true;
-    CaRecord rec = record_for(opts.name, opts.parent, profile.name, cert, kf.ref, now);
-    store.add_ca(rec);
-    store.commit_issued(opts.parent, rec.serial_hex, rec.cert_der, now);
-    audit(store, now, opts.actor, "ca.issue", opts.name,
-          "{\"parent\":\"" + opts.parent + "\",\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" +
-              std::string(to_string(opts.key)) + "\"}");
-    return rec;
+    rec = record_for(opts.name, opts.parent, profile.name, cert, kf.ref, now);
+    try {
+      store.add_ca(rec);
+    } catch (...) {
+      ::unlink(kf.path.c_str());
+      throw;
+    }
   } catch (...) {
-    if (key_written) ::unlink(kf.path.c_str());
     store.abandon(opts.parent, draft.serial_hex(), now);
     throw;
   }
+  // The CA exists with its key. Should the commit fail, its row stays
+  // reserved and `devpki-ca recover` finds the CA and completes it.
+  store.commit_issued(opts.parent, rec.serial_hex, rec.cert_der, now);
+  audit(store, now, opts.actor, "ca.issue", opts.name,
+        "{\"parent\":\"" + opts.parent + "\",\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" +
+            std::string(to_string(opts.key)) + "\"}");
+  return {rec, draft.findings()};
 }
 
 std::vector<Certificate> ca_chain(Home& home, const std::string& name) {
@@ -238,7 +264,8 @@ std::vector<Certificate> ca_chain(Home& home, const std::string& name) {
   return chain;
 }
 
-Authority load_authority(Home& home, const std::string& name, const std::optional<std::string>& passphrase) {
+Authority load_authority(Home& home, const std::string& name,
+                         const std::optional<std::string>& passphrase) {
   std::vector<Certificate> chain = ca_chain(home, name);
   const auto rec = home.store().find_ca(name);
   if (rec->status != CaStatus::active) {
@@ -256,7 +283,8 @@ Authority load_authority(Home& home, const std::string& name, const std::optiona
       throw Error(e.code(), "CA '" + name + "' key: " + e.what());
     }
   }();
-  return Authority(name, std::move(chain), std::make_shared<KeySigner>(std::move(key), "file " + file.string()));
+  return Authority(name, std::move(chain),
+                   std::make_shared<KeySigner>(std::move(key), "file " + file.string()));
 }
 
 }  // namespace pki

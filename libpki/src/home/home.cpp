@@ -35,7 +35,8 @@ HomeSettings parse_settings(const fsys::path& file) {
   const std::string where = file.string();
   try {
     const YAML::Node doc = YAML::Load(text);
-    if (!doc.IsMap()) throw Error(ErrorCode::invalid_input, where + ": expected a mapping of settings");
+    if (!doc.IsMap())
+      throw Error(ErrorCode::invalid_input, where + ": expected a mapping of settings");
     for (const auto& kv : doc) {
       const std::string key = kv.first.as<std::string>();
       const std::string at = where + ":" + std::to_string(kv.first.Mark().line + 1) + ": " + key;
@@ -43,7 +44,8 @@ HomeSettings parse_settings(const fsys::path& file) {
         s.store_url = kv.second.as<std::string>();
       } else if (key == "variables") {
         if (!kv.second.IsMap()) throw Error(ErrorCode::invalid_input, at + ": expected a mapping");
-        for (const auto& v : kv.second) s.variables[v.first.as<std::string>()] = v.second.as<std::string>();
+        for (const auto& v : kv.second)
+          s.variables[v.first.as<std::string>()] = v.second.as<std::string>();
       } else {
         throw Error(ErrorCode::invalid_input, at + ": unknown setting (allowed: store, variables)");
       }
@@ -61,7 +63,8 @@ std::string render_settings(const HomeSettings& s) {
   out << YAML::BeginMap;
   out << YAML::Key << "store" << YAML::Value << s.store_url;
   out << YAML::Key << "variables" << YAML::Value << YAML::BeginMap;
-  for (const auto& [k, v] : s.variables) out << YAML::Key << k << YAML::Value << v;
+  for (const auto& [k, v] : s.variables)
+    out << YAML::Key << k << YAML::Value << v;
   out << YAML::EndMap << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -81,9 +84,12 @@ Home::Home(Home&&) noexcept = default;
 Home& Home::operator=(Home&&) noexcept = default;
 Home::~Home() = default;
 
-bool Home::exists(const fsys::path& dir) { return fsys::exists(dir / kSettingsFile); }
+bool Home::exists(const fsys::path& dir) {
+  return fsys::exists(dir / kSettingsFile);
+}
 
-Home Home::create(const fsys::path& dir, const fsys::path& profile_source, const HomeSettings& settings) {
+Home Home::create(const fsys::path& dir, const fsys::path& profile_source,
+                  const HomeSettings& settings) {
   if (exists(dir)) {
     throw Error(ErrorCode::conflict, "'" + dir.string() + "' already holds a devpki home");
   }
@@ -102,7 +108,8 @@ Home Home::create(const fsys::path& dir, const fsys::path& profile_source, const
 
   const bool dir_existed = fsys::exists(dir);
   if (dir_existed && !fsys::is_empty(dir)) {
-    throw Error(ErrorCode::conflict, "'" + dir.string() + "' exists and is not empty; choose a new directory");
+    throw Error(ErrorCode::conflict,
+                "'" + dir.string() + "' exists and is not empty; choose a new directory");
   }
   try {
     fsys::create_directories(dir);
@@ -111,7 +118,8 @@ Home Home::create(const fsys::path& dir, const fsys::path& profile_source, const
     make_dir(dir / "profiles", 0755);
     make_dir(dir / "crl", 0755);
     for (const auto& p : profiles) {
-      fs::write_file_atomic(dir / "profiles" / p.filename(), fs::read_text(p, 1 << 20), 0644, false);
+      fs::write_file_atomic(dir / "profiles" / p.filename(), fs::read_text(p, 1 << 20), 0644,
+                            false);
     }
     auto store = open_store(resolve_store_url(dir, settings.store_url));
     fs::write_file_atomic(dir / kSettingsFile, render_settings(settings), 0644, false);
@@ -121,7 +129,8 @@ Home Home::create(const fsys::path& dir, const fsys::path& profile_source, const
     if (!dir_existed) {
       fsys::remove_all(dir, ec);
     } else {
-      for (const auto& e : fsys::directory_iterator(dir, ec)) fsys::remove_all(e.path(), ec);
+      for (const auto& e : fsys::directory_iterator(dir, ec))
+        fsys::remove_all(e.path(), ec);
     }
     throw;
   }
@@ -140,10 +149,12 @@ Home Home::open(const fsys::path& dir) {
 
 ProfileSpec Home::profile(const std::string& name) const {
   const fsys::path file = profiles_dir() / (name + ".yaml");
-  const bool plain = !name.empty() && name.find_first_of("/\\") == std::string::npos && name[0] != '.';
+  const bool plain =
+      !name.empty() && name.find_first_of("/\\") == std::string::npos && name[0] != '.';
   if (!plain || !fsys::exists(file)) {
     std::string list;
-    for (const auto& n : profile_names()) list += (list.empty() ? "" : ", ") + n;
+    for (const auto& n : profile_names())
+      list += (list.empty() ? "" : ", ") + n;
     throw Error(ErrorCode::not_found, "no profile '" + name + "' in " + profiles_dir().string() +
                                           " (available: " + list + ")");
   }

@@ -4,6 +4,7 @@
 
 #include "cert/general_name.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "issuance/san_match.hpp"
 #include "pki/error.hpp"
 #include "pki/hierarchy.hpp"
@@ -12,14 +13,19 @@ namespace pki {
 
 namespace {
 
-std::string san_text(const SubjectAltName& s) { return std::string(to_string(s.type)) + ":" + s.value; }
+std::string san_text(const SubjectAltName& s) {
+  return std::string(to_string(s.type)) + ":" + s.value;
+}
 
 bool profile_uses(const ProfileSpec& p, std::string_view var) {
   const std::string token = "{" + std::string(var) + "}";
   auto has = [&](const std::string& t) { return t.find(token) != std::string::npos; };
-  return std::any_of(p.subject.begin(), p.subject.end(), [&](const auto& kv) { return has(kv.second); }) ||
-         std::any_of(p.san.add.begin(), p.san.add.end(), [&](const auto& s) { return has(s.value); }) ||
-         std::any_of(p.san.allow.begin(), p.san.allow.end(), [&](const auto& r) { return has(r.pattern); });
+  return std::any_of(p.subject.begin(), p.subject.end(),
+                     [&](const auto& kv) { return has(kv.second); }) ||
+         std::any_of(p.san.add.begin(), p.san.add.end(),
+                     [&](const auto& s) { return has(s.value); }) ||
+         std::any_of(p.san.allow.begin(), p.san.allow.end(),
+                     [&](const auto& r) { return has(r.pattern); });
 }
 
 void require_key_allowed(const ProfileSpec& profile, const PublicKey& key) {
@@ -28,27 +34,31 @@ void require_key_allowed(const ProfileSpec& profile, const PublicKey& key) {
   const auto& allowed = profile.key_algorithms;
   if (!alg || std::find(allowed.begin(), allowed.end(), *alg) == allowed.end()) {
     std::string list;
-    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(to_string(a));
-    throw Error(ErrorCode::policy, "CSR key " + d.to_string() + " is not allowed by profile '" + profile.name +
-                                       "' (allowed: " + list + ")");
+    for (auto a : allowed)
+      list += (list.empty() ? "" : ", ") + std::string(to_string(a));
+    throw Error(ErrorCode::policy, "CSR key " + d.to_string() + " is not allowed by profile '" +
+                                       profile.name + "' (allowed: " + list + ")");
   }
 }
 
 }  // namespace
 
 void validate_device_id(const std::string& id) {
-  const bool ok = !id.empty() && id.size() <= 64 && std::isalnum(static_cast<unsigned char>(id[0])) &&
+  const bool ok = !id.empty() && id.size() <= 64 &&
+                  std::isalnum(static_cast<unsigned char>(id[0])) &&
                   std::all_of(id.begin(), id.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
-                           c == '-';
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                           c == ':' || c == '-';
                   });
   if (!ok) {
     throw Error(ErrorCode::invalid_input,
-                "invalid device id '" + id + "': use 1 to 64 of A-Z a-z 0-9 . _ : - starting with a letter or digit");
+                "invalid device id '" + printable(id) +
+                    "': use 1 to 64 of A-Z a-z 0-9 . _ : - starting with a letter or digit");
   }
 }
 
-DistinguishedName build_subject(const ProfileSpec& profile, const std::map<std::string, std::string>& vars) {
+DistinguishedName build_subject(const ProfileSpec& profile,
+                                const std::map<std::string, std::string>& vars) {
   std::vector<NameAttribute> attrs;
   for (const auto& [type, templ] : profile.subject) {
     std::string value = expand_template(templ, vars);
@@ -56,12 +66,14 @@ DistinguishedName build_subject(const ProfileSpec& profile, const std::map<std::
   }
   DistinguishedName dn(std::move(attrs));
   if (const Findings f = dn.validate(); f.has_errors()) {
-    throw Error(ErrorCode::invalid_input, "subject from profile '" + profile.name + "': " + f.error_summary());
+    throw Error(ErrorCode::invalid_input,
+                "subject from profile '" + profile.name + "': " + f.error_summary());
   }
   return dn;
 }
 
-std::vector<SubjectAltName> build_sans(const ProfileSpec& profile, const std::vector<SubjectAltName>& requested,
+std::vector<SubjectAltName> build_sans(const ProfileSpec& profile,
+                                       const std::vector<SubjectAltName>& requested,
                                        const std::map<std::string, std::string>& vars) {
   std::vector<SubjectAltName> out;
   auto add_unique = [&](SubjectAltName s) {
@@ -78,24 +90,27 @@ std::vector<SubjectAltName> build_sans(const ProfileSpec& profile, const std::ve
     if (const std::string err = san_syntax_error(r); !err.empty()) {
       throw Error(ErrorCode::invalid_input, "CSR subjectAltName: " + err);
     }
-    const bool allowed = std::any_of(profile.san.allow.begin(), profile.san.allow.end(), [&](const SanRule& rule) {
-      return rule.type == r.type && san_matches(r.type, expand_template(rule.pattern, vars), r.value);
-    });
+    const bool allowed =
+        std::any_of(profile.san.allow.begin(), profile.san.allow.end(), [&](const SanRule& rule) {
+          return rule.type == r.type &&
+                 san_matches(r.type, expand_template(rule.pattern, vars), r.value);
+        });
     if (!allowed) {
       std::string list;
       for (const auto& rule : profile.san.allow) {
         list += (list.empty() ? "" : ", ") + std::string(to_string(rule.type)) + ":" +
                 expand_template(rule.pattern, vars);
       }
-      throw Error(ErrorCode::policy, "CSR subjectAltName " + san_text(r) + " is not allowed by profile '" +
-                                         profile.name + "' (allowed: " + (list.empty() ? "none" : list) + ")");
+      throw Error(ErrorCode::policy, "CSR subjectAltName " + san_text(r) +
+                                         " is not allowed by profile '" + profile.name +
+                                         "' (allowed: " + (list.empty() ? "none" : list) + ")");
     }
     add_unique(r);
   }
   if (out.size() > profile.san.max) {
     throw Error(ErrorCode::policy, "certificate would carry " + std::to_string(out.size()) +
-                                       " subject alternative names; profile '" + profile.name + "' allows " +
-                                       std::to_string(profile.san.max));
+                                       " subject alternative names; profile '" + profile.name +
+                                       "' allows " + std::to_string(profile.san.max));
   }
   return out;
 }
@@ -105,7 +120,8 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   if (!req.device_id.empty()) validate_device_id(req.device_id);
   const ProfileSpec profile = home.profile(req.profile);
   if (profile.is_ca) {
-    throw Error(ErrorCode::policy, "profile '" + profile.name + "' is a CA profile: use `devpki-ca issue-ca`");
+    throw Error(ErrorCode::policy,
+                "profile '" + profile.name + "' is a CA profile: use `devpki-ca issue-ca`");
   }
   const auto ca = home.store().find_ca(req.ca);
   if (!ca) throw Error(ErrorCode::not_found, "no CA named '" + req.ca + "' (see `devpki-ca list`)");
@@ -114,22 +130,28 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
 
   const CertificationRequest csr = CertificationRequest::parse(req.csr, req.limits);
   if (csr.asks_ca()) {
-    throw Error(ErrorCode::policy, "CSR requests basicConstraints CA:TRUE; devpki-ca sign issues only end-entity certificates");
+    throw Error(ErrorCode::policy,
+                "CSR requests basicConstraints CA:TRUE; devpki-ca sign issues only end-entity "
+                "certificates");
   }
   if (csr.asks_cert_sign()) {
-    throw Error(ErrorCode::policy, "CSR requests keyCertSign or cRLSign; devpki-ca sign issues only end-entity certificates");
+    throw Error(
+        ErrorCode::policy,
+        "CSR requests keyCertSign or cRLSign; devpki-ca sign issues only end-entity certificates");
   }
   require_key_allowed(profile, csr.public_key());
 
   // 2. build
   std::map<std::string, std::string> vars = home.settings().variables;
-  for (const auto& [k, v] : req.variables) vars[k] = v;
+  for (const auto& [k, v] : req.variables)
+    vars[k] = v;
   vars["ca"] = req.ca;
   vars["profile"] = profile.name;
   if (!req.device_id.empty()) {
     vars["device_id"] = req.device_id;
   } else if (profile_uses(profile, "device_id")) {
-    throw Error(ErrorCode::invalid_input, "profile '" + profile.name + "' needs a device id (--device-id)");
+    throw Error(ErrorCode::invalid_input,
+                "profile '" + profile.name + "' needs a device id (--device-id)");
   }
   const TimePoint now = clock.now();
   CertificateSpec spec;
@@ -162,19 +184,67 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   Store& store = home.store();
   store.reserve(rec, ReserveOptions{true, now});
 
-  // 5. sign, 6. deliver, 7. commit
+  // 5. sign, 6. deliver: a failure here abandons the serial (it stays burnt).
+  Certificate cert;
   try {
-    Certificate cert = authority.sign(draft);
+    cert = authority.sign(draft);
     fs::write_file_atomic(req.out, cert.to_pem(), 0644, req.overwrite);
-    store.commit_issued(req.ca, rec.serial_hex, cert.der(), now);
-    store.append_audit(AuditEvent{0, now, req.actor, "cert.issue", req.ca + "/" + rec.serial_hex,
-                                  "{\"profile\":\"" + profile.name + "\",\"device_id\":\"" + req.device_id +
-                                      "\",\"spki_sha256\":\"" + rec.spki_sha256 + "\"}"});
-    return SignResult{std::move(cert), rec.serial_hex, draft.findings()};
   } catch (...) {
     store.abandon(req.ca, rec.serial_hex, now);
     throw;
   }
+  // 7. commit. Should it fail, the row stays reserved with its output in
+  // place, and recover_reserved() completes it.
+  store.commit_issued(req.ca, rec.serial_hex, cert.der(), now);
+  store.append_audit(AuditEvent{0, now, req.actor, "cert.issue", req.ca + "/" + rec.serial_hex,
+                                "{\"profile\":\"" + profile.name + "\",\"device_id\":\"" +
+                                    req.device_id + "\",\"spki_sha256\":\"" + rec.spki_sha256 +
+                                    "\"}"});
+  return SignResult{std::move(cert), rec.serial_hex, draft.findings()};
+}
+
+RecoveryReport recover_reserved(Home& home, const Clock& clock, std::chrono::seconds min_age) {
+  RecoveryReport report;
+  Store& store = home.store();
+  const TimePoint now = clock.now();
+  CertQuery q;
+  q.status = CertStatus::reserved;
+  for (const CertRecord& row : store.find_certs(q)) {
+    if (row.created_at > now - min_age) {
+      report.skipped.push_back(row);  // may belong to an issuance still running
+      continue;
+    }
+    std::optional<std::vector<std::uint8_t>> der;
+    if (row.output.starts_with("ca:")) {
+      const auto ca = store.find_ca(row.output.substr(3));
+      if (ca && ca->serial_hex == row.serial_hex && ca->parent == row.issuer) der = ca->cert_der;
+      if (ca && ca->serial_hex == row.serial_hex && ca->name == row.issuer && ca->parent.empty())
+        der = ca->cert_der;
+    } else if (!row.output.empty()) {
+      try {
+        const Certificate cert = Certificate::load(row.output);
+        const auto issuer = store.find_ca(row.issuer);
+        if (issuer && cert.serial_hex() == row.serial_hex &&
+            cert.public_key().spki_sha256_hex() == row.spki_sha256 &&
+            cert.issuer() == Certificate::from_der(issuer->cert_der).subject()) {
+          der = cert.der();
+        }
+      } catch (const Error&) {
+        // missing or unreadable output: the certificate was never delivered
+      }
+    }
+    if (der) {
+      store.commit_issued(row.issuer, row.serial_hex, *der, now);
+      report.completed.push_back(row);
+    } else {
+      store.abandon(row.issuer, row.serial_hex, now);
+      report.abandoned.push_back(row);
+    }
+    store.append_audit(AuditEvent{0, now, "devpki",
+                                  der ? "cert.recover.issued" : "cert.recover.abandoned",
+                                  row.issuer + "/" + row.serial_hex, "{}"});
+  }
+  return report;
 }
 
 }  // namespace pki

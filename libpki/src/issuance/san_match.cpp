@@ -63,7 +63,8 @@ bool ip_in(std::string_view pattern, std::string_view value) {
 
 bool san_matches(SanType type, std::string_view pattern, std::string_view value) {
   switch (type) {
-    case SanType::dns: return glob(lower(pattern), lower(value), ".");
+    case SanType::dns:
+      return glob(lower(pattern), lower(value), ".");
     case SanType::email: {
       const auto at = value.rfind('@');
       const auto pat = pattern.rfind('@');
@@ -71,8 +72,10 @@ bool san_matches(SanType type, std::string_view pattern, std::string_view value)
       return glob(pattern.substr(0, pat), value.substr(0, at), "@/") &&
              glob(lower(pattern.substr(pat)), lower(value.substr(at)), "@/");
     }
-    case SanType::uri: return glob(pattern, value, "/@");
-    case SanType::ip: return ip_in(pattern, value);
+    case SanType::uri:
+      return glob(pattern, value, "/@");
+    case SanType::ip:
+      return ip_in(pattern, value);
   }
   return false;
 }

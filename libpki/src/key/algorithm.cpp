@@ -38,7 +38,8 @@ KeyAlgorithm parse_key_algorithm(std::string_view name) {
 const std::vector<KeyAlgorithm>& all_key_algorithms() {
   static const std::vector<KeyAlgorithm> all = [] {
     std::vector<KeyAlgorithm> v;
-    for (const auto& [a, n] : kNames) v.push_back(a);
+    for (const auto& [a, n] : kNames)
+      v.push_back(a);
     return v;
   }();
   return all;

@@ -5,7 +5,8 @@
 
 namespace pki {
 
-void write_secret_file(const std::filesystem::path& file, std::string_view content, bool overwrite) {
+void write_secret_file(const std::filesystem::path& file, std::string_view content,
+                       bool overwrite) {
   fs::write_file_atomic(file, content, 0600, overwrite);
 }
 

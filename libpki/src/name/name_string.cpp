@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 
+#include "core/text.hpp"
 #include "name/attribute_type.hpp"
 #include "pki/error.hpp"
 #include "pki/name.hpp"
@@ -12,30 +13,14 @@ namespace pki {
 
 namespace {
 
-// Names arrive from flags and files: show them without their control bytes.
-std::string for_message(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7F) {
-      std::array<char, 8> hex{};
-      std::snprintf(hex.data(), hex.size(), "\\x%02X", b);
-      out += hex.data();
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Error bad_name(std::string_view text, const std::string& why) {
-  return Error(ErrorCode::invalid_input, "invalid name '" + for_message(text) + "': " + why);
+  return Error(ErrorCode::invalid_input, "invalid name '" + printable(text) + "': " + why);
 }
 
 NameAttribute make_attribute(std::string_view text, std::string_view type, std::string value) {
   const AttributeType* t = find_attribute_type(type);
   if (t == nullptr) {
-    throw bad_name(text, "unknown attribute type '" + for_message(type) +
+    throw bad_name(text, "unknown attribute type '" + printable(type) +
                              "' (supported: " + supported_attribute_types() + ")");
   }
   if (value.empty()) throw bad_name(text, std::string(t->name) + " has an empty value");
@@ -77,7 +62,7 @@ std::vector<NameAttribute> parse_slash(std::string_view text) {
     const std::string_view component = text.substr(start, i - start);
     if (component.empty()) throw bad_name(text, "empty component between '/' separators");
     if (!seen_equals) {
-      throw bad_name(text, "missing '=' in '" + for_message(component) + "'");
+      throw bad_name(text, "missing '=' in '" + printable(component) + "'");
     }
     out.push_back(make_attribute(text, trim_spaces(type), std::move(current)));
     ++i;  // past the '/' (or the end)
@@ -105,7 +90,7 @@ std::vector<NameAttribute> parse_rfc4514(std::string_view text) {
     if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq)) {
       throw bad_name(
           text, "missing '=' in '" +
-                    for_message(text.substr(
+                    printable(text.substr(
                         i, comma == std::string_view::npos ? std::string_view::npos : comma - i)) +
                     "'");
     }
@@ -138,7 +123,7 @@ std::vector<NameAttribute> parse_rfc4514(std::string_view text) {
         continue;
       }
       if (c == '"' || c == ';' || c == '<' || c == '>' || c == '\0') {
-        throw bad_name(text, "'" + for_message(std::string_view(&c, 1)) +
+        throw bad_name(text, "'" + printable(std::string_view(&c, 1)) +
                                  "' must be escaped with '\\' (RFC 4514 2.4)");
       }
       value += c;

@@ -42,8 +42,12 @@ std::vector<std::uint8_t> digest(const EVP_MD* md, std::span<const std::uint8_t>
 }
 }  // namespace
 
-std::vector<std::uint8_t> sha256(std::span<const std::uint8_t> data) { return digest(EVP_sha256(), data); }
-std::vector<std::uint8_t> sha1(std::span<const std::uint8_t> data) { return digest(EVP_sha1(), data); }
+std::vector<std::uint8_t> sha256(std::span<const std::uint8_t> data) {
+  return digest(EVP_sha256(), data);
+}
+std::vector<std::uint8_t> sha1(std::span<const std::uint8_t> data) {
+  return digest(EVP_sha1(), data);
+}
 
 std::string hex(std::span<const std::uint8_t> data, bool upper) {
   static constexpr char lower_digits[] = "0123456789abcdef";
@@ -67,9 +71,12 @@ std::vector<std::uint8_t> from_hex(std::string_view text) {
       continue;
     }
     int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
     if (v < 0) {
       throw Error(ErrorCode::invalid_input,
                   "invalid hex '" + std::string(text) + "': unexpected character");
@@ -89,8 +96,8 @@ std::vector<std::uint8_t> from_hex(std::string_view text) {
 }
 
 BioPtr mem_bio(std::span<const std::uint8_t> data) {
-  return BioPtr(check_ptr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), "BIO_new_mem_buf",
-                          ErrorCode::internal));
+  return BioPtr(check_ptr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())),
+                          "BIO_new_mem_buf", ErrorCode::internal));
 }
 
 std::string bio_string(BIO* bio) {

@@ -33,7 +33,9 @@ T* check_ptr(T* p, std::string_view what, ErrorCode code = ErrorCode::crypto) {
 }
 
 // Clears the queue after a call whose failure we handle ourselves.
-inline void clear_errors() { ERR_clear_error(); }
+inline void clear_errors() {
+  ERR_clear_error();
+}
 
 // i2d helpers: DER of any object with an i2d function.
 template <class T>

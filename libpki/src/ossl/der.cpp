@@ -32,8 +32,8 @@ struct DerWalker {
     // STRING and the character string types in constructed form are BER.
     if (constructed && (tag & 0xc0) == 0) {
       const int number = tag & 0x1f;
-      if (number == 3 || number == 4 || (number >= 12 && number <= 30 && number != 16 &&
-                                         number != 17)) {
+      if (number == 3 || number == 4 ||
+          (number >= 12 && number <= 30 && number != 16 && number != 17)) {
         bad("constructed string encoding", start);
       }
     }
@@ -48,14 +48,16 @@ struct DerWalker {
       if (n > 4) bad("length too large", pos - 1);
       if (pos + static_cast<std::size_t>(n) > end) bad("truncated length", pos);
       if (in[pos] == 0) bad("non-minimal length", pos);
-      for (int i = 0; i < n; ++i) len = (len << 8) | in[pos++];
+      for (int i = 0; i < n; ++i)
+        len = (len << 8) | in[pos++];
       // X.690 10.1: the definite form uses the fewest octets.
       if (len < 0x80) bad("non-minimal length", pos - 1);
     }
     if (len > end - pos) bad("truncated object", start);
     const std::size_t content_end = pos + len;
     if (constructed) {
-      while (pos < content_end) pos = walk(pos, content_end, depth + 1);
+      while (pos < content_end)
+        pos = walk(pos, content_end, depth + 1);
     }
     return content_end;
   }
@@ -82,8 +84,9 @@ std::vector<std::uint8_t> pem_or_der(std::span<const std::uint8_t> data,
 
   const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
   if (text.find("-----BEGIN ") == std::string_view::npos) {
-    throw Error(ErrorCode::invalid_input,
-                std::string(what) + " is neither PEM nor DER (no -----BEGIN line, no DER SEQUENCE)");
+    throw Error(
+        ErrorCode::invalid_input,
+        std::string(what) + " is neither PEM nor DER (no -----BEGIN line, no DER SEQUENCE)");
   }
   BioPtr bio = mem_bio(data);
   std::vector<std::uint8_t> out;
@@ -109,18 +112,20 @@ std::vector<std::uint8_t> pem_or_der(std::span<const std::uint8_t> data,
                   std::string(what) + " holds more than one PEM block; give exactly one");
     }
     bool known = false;
-    for (auto l : labels) known = known || l == name;
+    for (auto l : labels)
+      known = known || l == name;
     if (!known) {
-      throw Error(ErrorCode::invalid_input,
-                  std::string(what) + ": unexpected PEM block '" + name + "' (expected " +
-                      std::string(*labels.begin()) + ")");
+      throw Error(ErrorCode::invalid_input, std::string(what) + ": unexpected PEM block '" + name +
+                                                "' (expected " + std::string(*labels.begin()) +
+                                                ")");
     }
     if (header != nullptr && *header != '\0') {
       throw Error(ErrorCode::invalid_input, std::string(what) + ": PEM headers are not allowed");
     }
     out.assign(body, body + len);
   }
-  if (blocks == 0) throw Error(ErrorCode::invalid_input, std::string(what) + ": no PEM block found");
+  if (blocks == 0)
+    throw Error(ErrorCode::invalid_input, std::string(what) + ": no PEM block found");
   return out;
 }
 

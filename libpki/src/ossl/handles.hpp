@@ -18,13 +18,21 @@ struct Free {
   void operator()(T* p) const { F(p); }
 };
 
-inline void free_general_names(GENERAL_NAMES* p) { GENERAL_NAMES_free(p); }
+inline void free_general_names(GENERAL_NAMES* p) {
+  GENERAL_NAMES_free(p);
+}
 inline void free_extension_stack(STACK_OF(X509_EXTENSION) * p) {
   sk_X509_EXTENSION_pop_free(p, X509_EXTENSION_free);
 }
-inline void free_x509_stack(STACK_OF(X509) * p) { sk_X509_pop_free(p, X509_free); }
-inline void free_openssl_bytes(unsigned char* p) { OPENSSL_free(p); }
-inline void free_openssl_chars(char* p) { OPENSSL_free(p); }
+inline void free_x509_stack(STACK_OF(X509) * p) {
+  sk_X509_pop_free(p, X509_free);
+}
+inline void free_openssl_bytes(unsigned char* p) {
+  OPENSSL_free(p);
+}
+inline void free_openssl_chars(char* p) {
+  OPENSSL_free(p);
+}
 
 using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, Free<X509_REQ, X509_REQ_free>>;
@@ -35,22 +43,26 @@ using ExtensionStackPtr =
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), Free<STACK_OF(X509), free_x509_stack>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES, free_general_names>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Free<GENERAL_NAME, GENERAL_NAME_free>>;
-using NameConstraintsPtr = std::unique_ptr<NAME_CONSTRAINTS, Free<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>>;
+using NameConstraintsPtr =
+    std::unique_ptr<NAME_CONSTRAINTS, Free<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>>;
 using BasicConstraintsPtr =
     std::unique_ptr<BASIC_CONSTRAINTS, Free<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>>;
-using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, Free<AUTHORITY_KEYID, AUTHORITY_KEYID_free>>;
+using AuthorityKeyIdPtr =
+    std::unique_ptr<AUTHORITY_KEYID, Free<AUTHORITY_KEYID, AUTHORITY_KEYID_free>>;
 using ExtendedKeyUsagePtr =
     std::unique_ptr<EXTENDED_KEY_USAGE, Free<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>>;
 using CertPoliciesPtr =
     std::unique_ptr<CERTIFICATEPOLICIES, Free<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free>>;
-using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, Free<CRL_DIST_POINTS, CRL_DIST_POINTS_free>>;
+using CrlDistPointsPtr =
+    std::unique_ptr<CRL_DIST_POINTS, Free<CRL_DIST_POINTS, CRL_DIST_POINTS_free>>;
 using AuthorityInfoAccessPtr =
     std::unique_ptr<AUTHORITY_INFO_ACCESS, Free<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>>;
 using Asn1OctetStringPtr =
     std::unique_ptr<ASN1_OCTET_STRING, Free<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>>;
 using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, Free<ASN1_INTEGER, ASN1_INTEGER_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, Free<ASN1_TIME, ASN1_TIME_free>>;
-using Asn1BitStringPtr = std::unique_ptr<ASN1_BIT_STRING, Free<ASN1_BIT_STRING, ASN1_BIT_STRING_free>>;
+using Asn1BitStringPtr =
+    std::unique_ptr<ASN1_BIT_STRING, Free<ASN1_BIT_STRING, ASN1_BIT_STRING_free>>;
 using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, Free<ASN1_OBJECT, ASN1_OBJECT_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>>;
 using BioPtr = std::unique_ptr<BIO, Free<BIO, BIO_free_all>>;
