@@ -5,6 +5,7 @@
 // the two is the caller's step (issuance.hpp does it).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,8 @@ class Draft {
   std::string m_spki_sha256;
   std::string m_digest;
   Findings m_findings;
+  // Shared by copies: the certificate is signed once (see Authority::sign).
+  std::shared_ptr<std::atomic<bool>> m_signed = std::make_shared<std::atomic<bool>>(false);
 };
 
 class Authority {
@@ -67,6 +70,7 @@ class Authority {
   // constraints of every CA in the chain, pathLen). Error(policy) listing
   // every failed check; nothing is signed.
   Draft draft(const CertificateSpec& spec) const;
+  // Signs in place; a draft is signed once (Error(internal) the second time).
   Certificate sign(const Draft& draft) const;
 
   // A self-signed root: drafts and signs with `key` in one step (no store

@@ -36,19 +36,22 @@ Draft make_draft(const CertificateSpec& spec, const IssuerView& issuer) {
   return DraftAccess::make(std::move(tbs), ossl::hex(serial), spec, std::move(notes));
 }
 
-Certificate finish(X509* tbs, EVP_PKEY* key, const std::string& digest, EVP_PKEY* verify_with) {
-  sign_tbs(tbs, key, digest);
-  // A signature that does not verify under the issuer's certificate means the
-  // signer and the CA certificate disagree: never hand that out.
-  if (X509_verify(tbs, verify_with) != 1) {
-    ossl::fail(ErrorCode::crypto,
-               "the new certificate's signature does not verify with the CA key");
-  }
-  // Re-read from DER: the value returned is exactly what was encoded.
-  return Certificate::from_der(ossl::to_der<X509>(i2d_X509, tbs, "encode certificate"));
-}
-
 }  // namespace
+
+// Signs the draft's certificate in place and hands it out. Nothing has read
+// OpenSSL's extension cache of the unsigned certificate (the lint decodes
+// explicitly), so the returned object is as good as one parsed from its DER.
+// A draft is signed once: a second signature would change a certificate
+// already handed out.
+Certificate DraftAccess::sign(const Draft& draft, EVP_PKEY* key) {
+  if (draft.m_signed->exchange(true)) {
+    throw Error(ErrorCode::internal, "a draft can be signed only once");
+  }
+  auto* tbs = static_cast<X509*>(draft.native_handle());
+  sign_tbs(tbs, key, draft.m_digest);
+  ossl::check(X509_up_ref(tbs), "X509_up_ref", ErrorCode::internal);
+  return Certificate::adopt(tbs);
+}
 
 Draft DraftAccess::make(ossl::X509Ptr tbs, std::string serial_magnitude_hex,
                         const CertificateSpec& spec, Findings notes) {
@@ -90,9 +93,8 @@ Draft Authority::draft(const CertificateSpec& spec) const {
 }
 
 Certificate Authority::sign(const Draft& draft) const {
-  return finish(static_cast<X509*>(draft.native_handle()),
-                static_cast<EVP_PKEY*>(m_signer->native_handle()), draft.m_digest,
-                X509_get0_pubkey(x509_of(certificate())));
+  // The constructor proved the signer's key is the certificate's.
+  return DraftAccess::sign(draft, static_cast<EVP_PKEY*>(m_signer->native_handle()));
 }
 
 Certificate Authority::self_sign(const CertificateSpec& spec, const Signer& signer,
@@ -103,9 +105,7 @@ Certificate Authority::self_sign(const CertificateSpec& spec, const Signer& sign
   const Draft d = make_draft(spec, IssuerView{});
   if (serial_hex != nullptr) *serial_hex = d.serial_hex();
   if (warnings != nullptr) warnings->append(d.findings());
-  return finish(static_cast<X509*>(d.native_handle()),
-                static_cast<EVP_PKEY*>(signer.native_handle()), d.m_digest,
-                static_cast<EVP_PKEY*>(spec.public_key.native_handle()));
+  return DraftAccess::sign(d, static_cast<EVP_PKEY*>(signer.native_handle()));
 }
 
 }  // namespace pki

@@ -425,24 +425,37 @@ Findings lint_tbs(const X509* tbs_const, const IssuerView& issuer) {
   }
 
   // Name constraints of every CA above (RFC 5280 4.2.1.10, 6.1.3 (b)).
-  // NAME_CONSTRAINTS_check reads the SANs OpenSSL caches on the X509 object,
-  // which X509_check_purpose fills in (its verdict on the unsigned TBS is
-  // irrelevant here).
-  if (!issuer.chain.empty()) X509_check_purpose(tbs, -1, 0);
+  // NAME_CONSTRAINTS_check reads the SANs OpenSSL caches on an X509 object.
+  // Filling that cache on the TBS itself would also cache a verdict and a
+  // fingerprint of the unsigned certificate, so the check runs on a probe
+  // holding only the subject and the subjectAltName.
+  ossl::X509Ptr probe;
   bool has_dns_san = false;
-  if (ossl::GeneralNamesPtr sans{static_cast<GENERAL_NAMES*>(decode(tbs, NID_subject_alt_name))}) {
-    for (const auto& san : from_general_names(sans.get()))
-      has_dns_san = has_dns_san || san.type == SanType::dns;
-  }
   for (const X509* ca : issuer.chain) {
     int crit = 0;
     ossl::NameConstraintsPtr nc(
         static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca, NID_name_constraints, &crit, nullptr)));
     if (!nc) continue;
-    int rc = NAME_CONSTRAINTS_check(tbs, nc.get());
+    if (!probe) {
+      probe.reset(ossl::check_ptr(X509_new(), "X509_new"));
+      ossl::check(X509_set_subject_name(probe.get(), X509_get_subject_name(tbs)),
+                  "X509_set_subject_name");
+      const int idx = X509_get_ext_by_NID(tbs, NID_subject_alt_name, -1);
+      if (idx >= 0)
+        ossl::check(X509_add_ext(probe.get(), X509_get_ext(tbs, idx), -1), "X509_add_ext");
+      X509_check_purpose(probe.get(), -1, 0);
+      if (ossl::GeneralNamesPtr sans{
+              static_cast<GENERAL_NAMES*>(decode(tbs, NID_subject_alt_name))}) {
+        for (const auto& san : from_general_names(sans.get())) {
+          has_dns_san = has_dns_san || san.type == SanType::dns;
+        }
+      }
+    }
+    int rc = NAME_CONSTRAINTS_check(probe.get(), nc.get());
     // As `openssl verify` does for a leaf: with no DNS SAN, a host-name-like
     // CN is checked against the DNS constraints too.
-    if (rc == X509_V_OK && !is_ca && !has_dns_san) rc = NAME_CONSTRAINTS_check_CN(tbs, nc.get());
+    if (rc == X509_V_OK && !is_ca && !has_dns_san)
+      rc = NAME_CONSTRAINTS_check_CN(probe.get(), nc.get());
     if (rc != X509_V_OK) {
       char cn[256] = {};
       X509_NAME_oneline(X509_get_subject_name(ca), cn, sizeof cn);

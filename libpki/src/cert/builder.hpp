@@ -39,5 +39,6 @@ namespace pki {
 struct DraftAccess {
   static Draft make(ossl::X509Ptr tbs, std::string serial_magnitude_hex,
                     const CertificateSpec& spec, Findings notes);
+  static Certificate sign(const Draft& draft, EVP_PKEY* key);
 };
 }  // namespace pki

@@ -18,7 +18,9 @@ std::string san_text(const SubjectAltName& s) {
 }
 
 bool profile_uses(const ProfileSpec& p, std::string_view var) {
-  const std::string token = "{" + std::string(var) + "}";
+  std::string token = "{";
+  token += var;
+  token += '}';
   auto has = [&](const std::string& t) { return t.find(token) != std::string::npos; };
   return std::any_of(p.subject.begin(), p.subject.end(),
                      [&](const auto& kv) { return has(kv.second); }) ||
