@@ -92,6 +92,19 @@ TEST_CASE("the Authority refuses a certificate that cannot issue") {
       Authority("leaf", {leaf, root.cert}, std::make_shared<KeySigner>(leaf_key, "leaf")), Error);
 }
 
+TEST_CASE("a draft is signed once, and the certificate is complete without re-parsing") {
+  const Ca root = make_root(ca_profile());
+  Authority ca("root", {root.cert}, root.signer);
+  const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p384);
+  const Draft d = ca.draft(spec_for(leaf_profile(), "/CN=once", key.public_key(), kNow, kNow + days(30)));
+  const Certificate c = ca.sign(d);
+  CHECK_THROWS_AS(ca.sign(d), Error);
+  CHECK(c.public_key() == key.public_key());
+  CHECK(c.der() == Certificate::from_der(c.der()).der());
+  CHECK(c.serial_hex() == d.serial_hex());
+  CHECK(X509_verify(static_cast<X509*>(c.native_handle()), static_cast<EVP_PKEY*>(root.key.native_handle())) == 1);
+}
+
 TEST_CASE("key usage is adapted to the key type, with a warning") {
   const Ca root = make_root(ca_profile());
   Authority ca("root", {root.cert}, root.signer);

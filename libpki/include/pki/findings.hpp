@@ -25,7 +25,7 @@ class Findings {
   bool empty() const noexcept { return m_items.empty(); }
   bool contains(std::string_view id) const noexcept;
   const std::vector<Finding>& items() const noexcept { return m_items; }
-  // "id: message; id: message" of the errors only, for an Error message.
+  // "message [id]; message [id]" of the errors only, for an Error message.
   std::string error_summary() const;
 
  private:

@@ -50,11 +50,15 @@ class PublicKey {
 
   // EVP_PKEY*. The one escape hatch into OpenSSL; libpki's own code uses it.
   void* native_handle() const noexcept { return m_pkey.get(); }
-  // Takes a reference on an EVP_PKEY* (for libpki internals).
+  // Takes a reference on an EVP_PKEY* (for libpki internals). With
+  // `spki_der`, the caller vouches that these are the key's SubjectPublicKeyInfo
+  // bytes (as parsed from a CSR), which spares re-encoding the key later.
   static PublicKey adopt(void* evp_pkey);
+  static PublicKey adopt(void* evp_pkey, std::vector<std::uint8_t> spki_der);
 
  private:
   std::shared_ptr<void> m_pkey;
+  std::shared_ptr<const std::vector<std::uint8_t>> m_spki;  // when known
 };
 
 // How a private key is encrypted at rest (PKCS#8 EncryptedPrivateKeyInfo,

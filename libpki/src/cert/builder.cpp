@@ -216,6 +216,11 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   }
   ossl::check(X509_set1_notBefore(x.get(), to_asn1_time(not_before).get()), "X509_set1_notBefore");
   ossl::check(X509_set1_notAfter(x.get(), to_asn1_time(not_after).get()), "X509_set1_notAfter");
+  // X509_set_pubkey round-trips the key through OpenSSL 3's provider encoder
+  // and decoder (~175 us for P-256); setting the SPKI fields directly would
+  // leave the certificate without the decoded key that X509_get0_pubkey and
+  // every consumer of native_handle() expect. The mint fast path is where
+  // that cost is worth designing away.
   ossl::check(X509_set_pubkey(x.get(), pubkey), "X509_set_pubkey");
 
   // basicConstraints, always critical here (RFC 5280 4.2.1.9 requires it for CAs).
@@ -242,7 +247,8 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   add_ext(x.get(), NID_basic_constraints, bc.get(), true, "basicConstraints");
 
   // keyUsage, critical (RFC 5280 4.2.1.3 SHOULD; devpki always).
-  const KeyDescription::Type key_type = spec.public_key.describe().type;
+  const KeyDescription key_desc = spec.public_key.describe();
+  const KeyDescription::Type key_type = key_desc.type;
   ossl::Asn1BitStringPtr ku(ossl::check_ptr(ASN1_BIT_STRING_new(), "ASN1_BIT_STRING_new"));
   bool any_usage = false;
   for (KeyUsage u : profile.key_usage) {

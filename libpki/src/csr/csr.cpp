@@ -93,7 +93,11 @@ CertificationRequest CertificationRequest::parse(std::span<const std::uint8_t> d
 
   EVP_PKEY* pkey = X509_REQ_get0_pubkey(req.get());
   if (pkey == nullptr) ossl::fail(ErrorCode::invalid_input, "CSR public key cannot be decoded");
-  out.m_key = PublicKey::adopt(pkey);
+  // The SPKI exactly as the request carries it (a template re-encoding, no
+  // provider encoder): what the certificate will hold, and hash.
+  out.m_key = PublicKey::adopt(
+      pkey, ossl::to_der<X509_PUBKEY>(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(req.get()),
+                                      "CSR SubjectPublicKeyInfo"));
   check_key(out.m_key);
 
   // Proof of possession: the requester holds the private key.
