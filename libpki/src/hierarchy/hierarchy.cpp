@@ -124,6 +124,42 @@ KeyFile key_file_for(const Home& home, const std::string& name) {
   return k;
 }
 
+// What creating any CA starts with: every refusal before anything changes,
+// then the new key and the certificate spec. `url_ca` names the CA whose CRL
+// and certificate the URL templates point at (the issuer).
+struct NewCa {
+  ProfileSpec profile;
+  KeyFile key_file;
+  PrivateKey key;
+  CertificateSpec spec;
+};
+
+NewCa prepare_ca(Home& home, const std::string& name, const std::string& profile_name,
+                 KeyAlgorithm alg, const DistinguishedName& subject,
+                 const CaKeyProtection& protection, std::optional<std::chrono::seconds> validity,
+                 const std::string& url_ca, TimePoint now) {
+  validate_ca_name(name);
+  if (home.store().find_ca(name)) {
+    throw Error(ErrorCode::conflict, "a CA named '" + name + "' already exists");
+  }
+  NewCa n{home.profile(profile_name), {}, {}, {}};
+  require_ca_profile(n.profile);
+  require_key_allowed(n.profile, alg);
+  require_subject(subject);
+  require_protection(protection);
+  n.key_file = key_file_for(home, name);
+  n.key = PrivateKey::generate(alg);
+  n.spec.profile = n.profile;
+  n.spec.subject = subject;
+  n.spec.public_key = n.key.public_key();
+  n.spec.not_before = now - n.profile.validity.backdate;
+  n.spec.not_after = not_after_for(n.profile, validity, now);  // the build clamps to the issuer's
+  n.spec.variables = home.settings().variables;
+  n.spec.variables["ca"] = url_ca;
+  n.spec.variables["profile"] = n.profile.name;
+  return n;
+}
+
 }  // namespace
 
 void validate_ca_name(const std::string& name) {
@@ -140,33 +176,17 @@ void validate_ca_name(const std::string& name) {
 }
 
 CreatedCa create_root(Home& home, const RootOptions& opts, const Clock& clock) {
-  validate_ca_name(opts.name);
-  if (home.store().find_ca(opts.name)) {
-    throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
-  }
-  const ProfileSpec profile = home.profile(opts.profile);
-  require_ca_profile(profile);
-  require_key_allowed(profile, opts.key);
-  require_subject(opts.subject);
-  require_protection(opts.protection);
-  const KeyFile kf = key_file_for(home, opts.name);
-
   const TimePoint now = clock.now();
-  const PrivateKey key = PrivateKey::generate(opts.key);
+  const NewCa n = prepare_ca(home, opts.name, opts.profile, opts.key, opts.subject, opts.protection,
+                             opts.validity, opts.name, now);
+  const ProfileSpec& profile = n.profile;
+  const KeyFile& kf = n.key_file;
+  const PrivateKey& key = n.key;
   const KeySigner signer(key, "file " + kf.path.string());
-  CertificateSpec spec;
-  spec.profile = profile;
-  spec.subject = opts.subject;
-  spec.public_key = key.public_key();
-  spec.not_before = now - profile.validity.backdate;
-  spec.not_after = not_after_for(profile, opts.validity, now);
-  spec.variables = home.settings().variables;
-  spec.variables["ca"] = opts.name;
-  spec.variables["profile"] = profile.name;
   // A self-signed root is its own record's issuer, so its signature necessarily
   // precedes its row; nothing else in devpki signs before recording.
   Findings warnings;
-  const Certificate cert = Authority::self_sign(spec, signer, nullptr, &warnings);
+  const Certificate cert = Authority::self_sign(n.spec, signer, nullptr, &warnings);
 
   write_secret_file(kf.path, key_pem(key, opts.protection));
   CaRecord rec = record_for(opts.name, "", profile.name, cert, kf.ref, now);
@@ -192,32 +212,17 @@ CreatedCa create_root(Home& home, const RootOptions& opts, const Clock& clock) {
 }
 
 CreatedCa create_issuing_ca(Home& home, const IssuingCaOptions& opts, const Clock& clock) {
-  validate_ca_name(opts.name);
-  if (home.store().find_ca(opts.name)) {
-    throw Error(ErrorCode::conflict, "a CA named '" + opts.name + "' already exists");
-  }
-  const ProfileSpec profile = home.profile(opts.profile);
-  require_ca_profile(profile);
-  require_key_allowed(profile, opts.key);
-  require_subject(opts.subject);
-  require_protection(opts.protection);
-  const KeyFile kf = key_file_for(home, opts.name);
+  // The parent is unlocked first: a wrong passphrase costs no key generation.
   const Authority parent = load_authority(home, opts.parent, opts.parent_passphrase);
-
   const TimePoint now = clock.now();
-  const PrivateKey key = PrivateKey::generate(opts.key);
-  CertificateSpec spec;
-  spec.profile = profile;
-  spec.subject = opts.subject;
-  spec.public_key = key.public_key();
-  spec.not_before = now - profile.validity.backdate;
-  spec.not_after = not_after_for(profile, opts.validity, now);  // the build clamps to the parent's
-  spec.variables = home.settings().variables;
-  spec.variables["ca"] = opts.parent;  // URLs in a CA certificate point at its issuer's CRL
-  spec.variables["profile"] = profile.name;
-
+  // URLs in a CA certificate point at its issuer's CRL and certificate.
+  const NewCa n = prepare_ca(home, opts.name, opts.profile, opts.key, opts.subject, opts.protection,
+                             opts.validity, opts.parent, now);
+  const ProfileSpec& profile = n.profile;
+  const KeyFile& kf = n.key_file;
+  const PrivateKey& key = n.key;
   // check -> reserve -> sign -> deliver (key file, CA row) -> commit
-  const Draft draft = parent.draft(spec);
+  const Draft draft = parent.draft(n.spec);
   Store& store = home.store();
   store.reserve(
       cert_row(opts.parent, profile.name, draft.serial_hex(), draft.subject(), draft.not_before(),
