@@ -96,13 +96,15 @@ TEST_CASE("a draft is signed once, and the certificate is complete without re-pa
   const Ca root = make_root(ca_profile());
   Authority ca("root", {root.cert}, root.signer);
   const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p384);
-  const Draft d = ca.draft(spec_for(leaf_profile(), "/CN=once", key.public_key(), kNow, kNow + days(30)));
+  const Draft d =
+      ca.draft(spec_for(leaf_profile(), "/CN=once", key.public_key(), kNow, kNow + days(30)));
   const Certificate c = ca.sign(d);
   CHECK_THROWS_AS(ca.sign(d), Error);
   CHECK(c.public_key() == key.public_key());
   CHECK(c.der() == Certificate::from_der(c.der()).der());
   CHECK(c.serial_hex() == d.serial_hex());
-  CHECK(X509_verify(static_cast<X509*>(c.native_handle()), static_cast<EVP_PKEY*>(root.key.native_handle())) == 1);
+  CHECK(X509_verify(static_cast<X509*>(c.native_handle()),
+                    static_cast<EVP_PKEY*>(root.key.native_handle())) == 1);
 }
 
 TEST_CASE("key usage is adapted to the key type, with a warning") {
@@ -184,7 +186,8 @@ TEST_CASE("the lint reads the encoded certificate") {
   SUBCASE("missing SKI, short serial, empty subject without SAN") {
     auto tbs = build_tbs(spec_for(leaf_profile(), "/CN=x", key.public_key(), kNow, kNow + days(1)),
                          issuer, std::vector<std::uint8_t>{0x01, 0x02}, notes);
-    X509_delete_ext(tbs.get(), X509_get_ext_by_NID(tbs.get(), NID_subject_key_identifier, -1));
+    X509_EXTENSION_free(
+        X509_delete_ext(tbs.get(), X509_get_ext_by_NID(tbs.get(), NID_subject_key_identifier, -1)));
     X509_NAME* empty = X509_NAME_new();
     X509_set_subject_name(tbs.get(), empty);
     X509_NAME_free(empty);

@@ -91,7 +91,7 @@ TEST_CASE("CSRs that are refused, and the kind of error") {
   }
   SUBCASE("RSA 1024") {
     ossl::EvpPkeyPtr small(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{1024}));
-    const PrivateKey weak = PrivateKey::adopt(small.release());
+    const PrivateKey weak = PrivateKey::adopt(small.get());
     CHECK(code_of(test::make_csr_der(weak)) == ErrorCode::policy);
   }
 }
