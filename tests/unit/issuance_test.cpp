@@ -251,7 +251,8 @@ TEST_CASE("recover_reserved completes delivered certificates and abandons the re
   f.clock.advance(hours(1));
   const RecoveryReport r = recover_reserved(f.home, f.clock);
   CHECK(r.completed.empty());
-  CHECK(r.abandoned.size() == 2);
+  REQUIRE(r.abandoned.size() == 2);
+  CHECK(r.abandoned[0].status == CertStatus::abandoned);
   CHECK(f.home.store().find_cert("factory", "01")->status == CertStatus::abandoned);
   CHECK(f.home.store().find_cert("factory", "02")->status == CertStatus::abandoned);
 }
@@ -285,6 +286,7 @@ TEST_CASE("recover_reserved completes a row whose output matches") {
   f.clock.advance(hours(1));
   const RecoveryReport r = recover_reserved(f.home, f.clock);
   REQUIRE(r.completed.size() == 1);
+  CHECK(r.completed[0].status == CertStatus::issued);
   CHECK(r.abandoned.empty());
   const auto rec = f.home.store().find_cert("factory", draft.serial_hex());
   CHECK(rec->status == CertStatus::issued);

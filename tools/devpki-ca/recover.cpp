@@ -18,7 +18,7 @@ struct RecoverOptions {
 Exit run_recover(const RecoverOptions& o, const GlobalOptions& g) {
   pki::Home home = pki::Home::open(resolve_home(g));
   const pki::RecoveryReport r =
-      pki::recover_reserved(home, pki::SystemClock{}, pki::parse_duration(o.min_age));
+      pki::recover_reserved(home, pki::SystemClock{}, pki::parse_duration(o.min_age), "devpki-ca");
   if (g.json) {
     auto list = [](const std::vector<pki::CertRecord>& rows) {
       std::string out = "[";

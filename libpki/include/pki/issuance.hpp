@@ -54,8 +54,10 @@ struct RecoveryReport {
   std::vector<CertRecord> abandoned;
   std::vector<CertRecord> skipped;
 };
+// The reports' rows carry their status after recovery.
 RecoveryReport recover_reserved(Home& home, const Clock& clock,
-                                std::chrono::seconds min_age = std::chrono::minutes(10));
+                                std::chrono::seconds min_age = std::chrono::minutes(10),
+                                const std::string& actor = "devpki");
 
 // Device ids go into subjects and file names: 1..64 of [A-Za-z0-9._:-],
 // starting alphanumeric. Error(invalid_input) otherwise.

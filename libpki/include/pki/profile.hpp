@@ -140,7 +140,7 @@ ProfileSpec load_profile(const std::filesystem::path& file);
 // Whole-profile rules (contradictions): CA without keyCertSign, keyCertSign
 // without CA, pathLen on an end-entity, name constraints on an end-entity,
 // empty key_algorithms, zero validity, renew_before >= validity, ... Parse
-// calls this and throws on errors; exposed for tests and `devpki-ca profile lint`.
+// calls this and throws on errors; exposed so that callers can show the warnings.
 Findings validate_profile(const ProfileSpec& spec);
 
 // Expands {name} variables; "{{" is a literal '{'. An unknown variable is

@@ -259,7 +259,7 @@ std::vector<Certificate> ca_chain(Home& home, const std::string& name) {
     const auto rec = home.store().find_ca(next);
     if (!rec) {
       throw Error(chain.empty() ? ErrorCode::not_found : ErrorCode::store,
-                  chain.empty() ? "no CA named '" + next + "' (see `devpki-ca list`)"
+                  chain.empty() ? "no CA named '" + printable(next) + "' (see `devpki-ca list`)"
                                 : "the store lacks CA '" + next + "', parent of '" + name + "'");
     }
     chain.push_back(Certificate::from_der(rec->cert_der));

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "pki/error.hpp"
 
 namespace pki {
@@ -155,8 +156,8 @@ ProfileSpec Home::profile(const std::string& name) const {
     std::string list;
     for (const auto& n : profile_names())
       list += (list.empty() ? "" : ", ") + n;
-    throw Error(ErrorCode::not_found, "no profile '" + name + "' in " + profiles_dir().string() +
-                                          " (available: " + list + ")");
+    throw Error(ErrorCode::not_found, "no profile '" + printable(name) + "' in " +
+                                          profiles_dir().string() + " (available: " + list + ")");
   }
   return load_profile(file);
 }

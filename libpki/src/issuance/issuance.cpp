@@ -121,12 +121,15 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   // 1. validate request: everything that can be refused is refused before the store changes.
   if (!req.device_id.empty()) validate_device_id(req.device_id);
   const ProfileSpec profile = home.profile(req.profile);
+  Findings profile_warnings = validate_profile(profile);  // errors made home.profile() throw
   if (profile.is_ca) {
     throw Error(ErrorCode::policy,
                 "profile '" + profile.name + "' is a CA profile: use `devpki-ca issue-ca`");
   }
   const auto ca = home.store().find_ca(req.ca);
-  if (!ca) throw Error(ErrorCode::not_found, "no CA named '" + req.ca + "' (see `devpki-ca list`)");
+  if (!ca)
+    throw Error(ErrorCode::not_found,
+                "no CA named '" + printable(req.ca) + "' (see `devpki-ca list`)");
   if (req.out.empty()) throw Error(ErrorCode::invalid_input, "no output file given");
   fs::check_writable(req.out, req.overwrite);
 
@@ -202,10 +205,12 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
                                 "{\"profile\":\"" + profile.name + "\",\"device_id\":\"" +
                                     req.device_id + "\",\"spki_sha256\":\"" + rec.spki_sha256 +
                                     "\"}"});
-  return SignResult{std::move(cert), rec.serial_hex, draft.findings()};
+  profile_warnings.append(draft.findings());
+  return SignResult{std::move(cert), rec.serial_hex, std::move(profile_warnings)};
 }
 
-RecoveryReport recover_reserved(Home& home, const Clock& clock, std::chrono::seconds min_age) {
+RecoveryReport recover_reserved(Home& home, const Clock& clock, std::chrono::seconds min_age,
+                                const std::string& actor) {
   RecoveryReport report;
   Store& store = home.store();
   const TimePoint now = clock.now();
@@ -235,14 +240,19 @@ RecoveryReport recover_reserved(Home& home, const Clock& clock, std::chrono::sec
         // missing or unreadable output: the certificate was never delivered
       }
     }
+    CertRecord after = row;
+    after.updated_at = now;
     if (der) {
       store.commit_issued(row.issuer, row.serial_hex, *der, now);
-      report.completed.push_back(row);
+      after.status = CertStatus::issued;
+      after.der = *der;
+      report.completed.push_back(after);
     } else {
       store.abandon(row.issuer, row.serial_hex, now);
-      report.abandoned.push_back(row);
+      after.status = CertStatus::abandoned;
+      report.abandoned.push_back(after);
     }
-    store.append_audit(AuditEvent{0, now, "devpki",
+    store.append_audit(AuditEvent{0, now, actor,
                                   der ? "cert.recover.issued" : "cert.recover.abandoned",
                                   row.issuer + "/" + row.serial_hex, "{}"});
   }

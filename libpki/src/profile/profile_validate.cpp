@@ -1,5 +1,5 @@
 // Whole-profile rules: fields that parse on their own but contradict each
-// other or RFC 5280. Findings, not exceptions: `devpki-ca profile lint` shows
+// other or RFC 5280. Findings, not exceptions: the tools print
 // them all; parse_profile refuses a profile with any error.
 #include <arpa/inet.h>
 
