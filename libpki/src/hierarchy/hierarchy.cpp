@@ -196,18 +196,16 @@ CreatedCa create_root(Home& home, const RootOptions& opts, const Clock& clock) {
     ::unlink(kf.path.c_str());  // no CA row: the key belongs to nothing
     throw;
   }
-  // From here the CA exists with its key; a failure leaves its own
-  // certificate row reserved, which `devpki-ca recover` completes.
-  {
-    home.store().reserve(
-        cert_row(opts.name, profile.name, rec.serial_hex, rec.subject, rec.not_before,
-                 rec.not_after, rec.spki_sha256, "ca:" + opts.name, now),
-        ReserveOptions{false, now});
-    home.store().commit_issued(opts.name, rec.serial_hex, rec.cert_der, now);
-    audit(home.store(), now, opts.actor, "ca.init", opts.name,
-          "{\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" + std::string(to_string(opts.key)) +
-              "\",\"encrypted\":" + (opts.protection.passphrase ? "true" : "false") + "}");
-  }
+  // From here the CA exists with its key; a failure after the reserve leaves
+  // its own certificate row reserved, which `devpki-ca recover` completes.
+  home.store().reserve(
+      cert_row(opts.name, profile.name, rec.serial_hex, rec.subject, rec.not_before, rec.not_after,
+               rec.spki_sha256, "ca:" + opts.name, now),
+      ReserveOptions{false, now});
+  home.store().commit_issued(opts.name, rec.serial_hex, rec.cert_der, now);
+  audit(home.store(), now, opts.actor, "ca.init", opts.name,
+        "{\"serial\":\"" + rec.serial_hex + "\",\"key\":\"" + std::string(to_string(opts.key)) +
+            "\",\"encrypted\":" + (opts.protection.passphrase ? "true" : "false") + "}");
   return {rec, warnings};
 }
 
