@@ -5,7 +5,7 @@ set -euo pipefail
 want=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libcli11-dev doctest-dev
       libsqlite3-dev openssl)
 if [ "${1:-build}" = test ]; then
-  want+=(gnutls-bin sqlite3 jq xxd python3)
+  want+=(gnutls-bin sqlite3 jq)
 fi
 missing=()
 for p in "${want[@]}"; do
