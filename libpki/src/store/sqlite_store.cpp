@@ -229,7 +229,7 @@ void SqliteStore::reserve(const CertRecord& rec, const ReserveOptions& opts) {
   }
   if (opts.refuse_live_duplicate && !rec.device_id.empty()) {
     auto st = statement(
-        "SELECT serial_hex, not_after FROM certificates"
+        "SELECT serial_hex, not_after, status FROM certificates"
         " WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
         " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4))"
         " ORDER BY created_at DESC, serial_hex LIMIT 1",
@@ -239,7 +239,11 @@ void SqliteStore::reserve(const CertRecord& rec, const ReserveOptions& opts) {
       throw Error(ErrorCode::conflict,
                   "device " + rec.device_id + " already holds a live certificate from CA " +
                       rec.issuer + " under profile " + rec.profile + " (serial " + st.text(0) +
-                      ", expires " + format_time(st.time(1)) + ")");
+                      ", expires " + format_time(st.time(1)) + ")" +
+                      (st.text(2) == "reserved"
+                           ? "; it is reserved, not yet issued: if an earlier run was interrupted, "
+                             "`devpki-ca recover` settles it"
+                           : ""));
     }
   }
   {
