@@ -2,6 +2,7 @@
 // encoded certificate.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "cert/builder.hpp"
@@ -207,6 +208,23 @@ TEST_CASE("the lint reads the encoded certificate") {
     CHECK(f.contains("key_usage.end_entity"));
     CHECK(f.contains("key_usage.not_critical"));
   }
+}
+
+TEST_CASE("URL templates may take scheme and host from a variable, checked once expanded") {
+  const Ca root = make_root(ca_profile());
+  Authority ca("root", {root.cert}, root.signer);
+  const PrivateKey key = PrivateKey::generate(KeyAlgorithm::ec_p256);
+  ProfileSpec p = leaf_profile();
+  p.crl_distribution_points = {"{base_url}/crl/{ca}.crl"};
+  CHECK_FALSE(validate_profile(p).contains("crl_distribution_points.bad_url"));
+  CertificateSpec spec = spec_for(p, "/CN=u", key.public_key(), kNow, kNow + days(30));
+  spec.variables = {{"base_url", "http://pki.example.test"}, {"ca", "root"}};
+  const auto der = ca.sign(ca.draft(spec)).der();
+  const std::string url = "http://pki.example.test/crl/root.crl";
+  CHECK(std::search(der.begin(), der.end(), url.begin(), url.end()) != der.end());
+
+  spec.variables["base_url"] = "ftp://pki.example.test";
+  CHECK_THROWS_WITH_AS(ca.draft(spec), doctest::Contains("not an http://"), Error);
 }
 
 TEST_CASE("serials: positive, 16 random bytes, distinct") {

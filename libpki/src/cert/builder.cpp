@@ -9,6 +9,7 @@
 #include "cert/general_name.hpp"
 #include "name/name_der.hpp"
 #include "ossl/check.hpp"
+#include "profile/profile_internal.hpp"
 
 namespace pki {
 
@@ -151,11 +152,19 @@ void add_aia(X509* x, const std::vector<std::string>& ca_issuers,
   add_ext(x, NID_info_access, aia.get(), false, "authorityInfoAccess");
 }
 
-std::vector<std::string> expand_all(const std::vector<std::string>& templates,
-                                    const std::map<std::string, std::string>& vars) {
+// URL templates expanded; a template that starts with a variable is checked
+// here, once its value is known (the profile validator could not).
+std::vector<std::string> expand_urls(const std::vector<std::string>& templates,
+                                     const std::map<std::string, std::string>& vars) {
   std::vector<std::string> out;
-  for (const auto& t : templates)
-    out.push_back(expand_template(t, vars));
+  for (const auto& t : templates) {
+    std::string url = expand_template(t, vars);
+    if (const auto problem = profile_detail::url_problem(url)) {
+      throw Error(ErrorCode::invalid_input,
+                  "URL '" + url + "' from template '" + t + "': " + *problem);
+    }
+    out.push_back(std::move(url));
+  }
   return out;
 }
 
@@ -313,11 +322,11 @@ ossl::X509Ptr build_tbs(const CertificateSpec& spec, const IssuerView& issuer,
   }
   if (!profile.policies.empty()) add_policies(x.get(), profile.policies);
   if (!profile.crl_distribution_points.empty()) {
-    add_crl_dps(x.get(), expand_all(profile.crl_distribution_points, spec.variables));
+    add_crl_dps(x.get(), expand_urls(profile.crl_distribution_points, spec.variables));
   }
   if (!profile.aia.ca_issuers.empty() || !profile.aia.ocsp.empty()) {
-    add_aia(x.get(), expand_all(profile.aia.ca_issuers, spec.variables),
-            expand_all(profile.aia.ocsp, spec.variables));
+    add_aia(x.get(), expand_urls(profile.aia.ca_issuers, spec.variables),
+            expand_urls(profile.aia.ocsp, spec.variables));
   }
   return x;
 }

@@ -33,6 +33,10 @@ struct Issue {
 
 std::vector<Issue> check_profile(const ProfileSpec& spec);
 
+// Why a URL template (or an expanded URL) is not an http://, https:// or
+// ldap:// URL with a host, or nullopt.
+std::optional<std::string> url_problem(std::string_view templ);
+
 // Why `templ` is not a well-formed template, or nullopt. Same grammar as
 // expand_template, without needing the variables' values.
 std::optional<std::string> template_syntax_error(std::string_view templ);

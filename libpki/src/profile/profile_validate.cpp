@@ -171,22 +171,6 @@ bool valid_san_type(SanType t) {
   return t == SanType::dns || t == SanType::ip || t == SanType::email || t == SanType::uri;
 }
 
-std::optional<std::string> url_problem(std::string_view templ) {
-  if (auto e = template_syntax_error(templ)) return *e;
-  std::string url = expand_with_placeholder(templ, "x");
-  std::string lower = url;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::size_t rest = 0;
-  for (std::string_view scheme : {"http://", "https://", "ldap://"}) {
-    if (lower.starts_with(scheme)) rest = scheme.size();
-  }
-  if (rest == 0) return "not an http://, https:// or ldap:// URL";
-  if (rest == url.size() || url[rest] == '/') return "no host";
-  if (has_space_or_control(url)) return "contains a space or control character";
-  return std::nullopt;
-}
-
 class Checker {
  public:
   explicit Checker(const ProfileSpec& spec) : m_spec(spec) {}
@@ -571,6 +555,30 @@ class Checker {
 };
 
 }  // namespace
+
+std::optional<std::string> url_problem(std::string_view templ) {
+  if (auto e = template_syntax_error(templ)) return *e;
+  // A template that starts with a variable ("{base_url}/crl/{ca}.crl", the
+  // value from devpki.yaml `variables:`) gets its scheme and host only at
+  // issuance, where the expanded URL is checked the same way.
+  if (templ.starts_with('{') && !templ.starts_with("{{")) {
+    return has_space_or_control(expand_with_placeholder(templ, "x"))
+               ? std::optional<std::string>("contains a space or control character")
+               : std::nullopt;
+  }
+  std::string url = expand_with_placeholder(templ, "x");
+  std::string lower = url;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::size_t rest = 0;
+  for (std::string_view scheme : {"http://", "https://", "ldap://"}) {
+    if (lower.starts_with(scheme)) rest = scheme.size();
+  }
+  if (rest == 0) return "not an http://, https:// or ldap:// URL";
+  if (rest == url.size() || url[rest] == '/') return "no host";
+  if (has_space_or_control(url)) return "contains a space or control character";
+  return std::nullopt;
+}
 
 const std::vector<std::string_view>& subject_attribute_names() {
   static const std::vector<std::string_view> names{"C",
