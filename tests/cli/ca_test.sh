@@ -333,4 +333,25 @@ n=$(grep -c '^ca.issue ' <<<"$a" || true)
 [ "$(sqlite3 "$H/store.db" "SELECT COUNT(*) FROM audit WHERE at < strftime('%s','now') - 3600 OR at > strftime('%s','now') + 60")" = 0 ] &&
   ok || fail "audit: records with implausible times"
 
+# --- init --base-url: devpki.yaml variables.base_url for {base_url} URL templates
+BU=$T/bu-home
+expect_fail "init --base-url ftp://" 2 "base URL 'ftp://pki.example.test': not an http" -- \
+  "$CA" --home "$BU" init --subject "/CN=BU Root" --no-passphrase --base-url ftp://pki.example.test
+[ ! -e "$BU" ] && ok || fail "a refused --base-url left a home behind"
+"$CA" --home "$BU" init --subject "/CN=BU Root" --passphrase-file "$PASS_FILE" \
+  --base-url http://pki.example.test >/dev/null
+grep -q "base_url: http://pki.example.test" "$BU/devpki.yaml" && ok || fail "devpki.yaml lacks base_url"
+"$CA" --home "$BU" issue-ca --parent root --name factory --subject "/CN=BU Factory" \
+  --passphrase-file "$PASS_FILE" >/dev/null
+sed -e 's/^name: device-ldevid/name: bu-device/' \
+    -e 's|crl_distribution_points: .*|crl_distribution_points: ["{base_url}/crl/{ca}.crl"]|' \
+  "$BU/profiles/device-ldevid.yaml" > "$BU/profiles/bu-device.yaml"
+csr_openssl "$T/bu.csr" ec:P-256 -subj /CN=bu
+"$CA" --home "$BU" sign --ca factory --profile bu-device --csr "$T/bu.csr" --device-id BU-1 \
+  --out "$T/bu.pem" --passphrase-file "$PASS_FILE" >/dev/null
+openssl x509 -in "$T/bu.pem" -noout -ext crlDistributionPoints 2>/dev/null |
+  grep -q "URI:http://pki.example.test/crl/factory.crl" && ok || fail "CRL DP not built from base_url"
+expect_fail "init --base-url on an existing home" 2 "applies when init creates a home" -- \
+  "$CA" --home "$BU" init --name root2 --subject "/CN=R2" --passphrase-file "$PASS_FILE" --base-url http://x.example
+
 finish

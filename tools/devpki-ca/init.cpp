@@ -18,6 +18,7 @@ struct InitOptions {
   std::string validity;
   std::string profile = "root-ca";
   std::string profiles;
+  std::string base_url;
   PassphraseOptions passphrase;
 };
 
@@ -42,8 +43,15 @@ Exit run_init(const InitOptions& o, const GlobalOptions& g) {
   const auto dir = resolve_home(g);
   const bool created = !pki::Home::exists(dir);
   const bool dir_existed = std::filesystem::exists(dir);
-  pki::Home home =
-      created ? pki::Home::create(dir, shipped_profiles_dir(o.profiles)) : pki::Home::open(dir);
+  if (!created && !o.base_url.empty()) {
+    throw pki::Error(pki::ErrorCode::invalid_input,
+                     "--base-url applies when init creates a home; '" + dir.string() +
+                         "' exists (edit variables.base_url in its devpki.yaml)");
+  }
+  pki::HomeSettings settings;
+  if (!o.base_url.empty()) settings.variables["base_url"] = o.base_url;
+  pki::Home home = created ? pki::Home::create(dir, shipped_profiles_dir(o.profiles), settings)
+                           : pki::Home::open(dir);
   pki::CreatedCa made;
   try {
     made = pki::create_root(home, root, pki::SystemClock{});
@@ -95,6 +103,10 @@ Command add_init(CLI::App& app, const GlobalOptions& g) {
       ->capture_default_str();
   cmd->add_option("--validity", o->validity, "lifetime, e.g. 20y (default: the profile's)");
   cmd->add_option("--profile", o->profile, "CA profile in <home>/profiles/")->capture_default_str();
+  cmd->add_option("--base-url", o->base_url,
+                  "with a new home: devpki.yaml variables.base_url, for {base_url} in profile URL "
+                  "templates (e.g. http://pki.acme.example)")
+      ->type_name("URL");
   cmd->add_option("--profiles", o->profiles, "copy profiles from this directory into a new home")
       ->type_name("DIR");
   add_passphrase_options(*cmd, o->passphrase, true);

@@ -26,7 +26,8 @@ class Home {
  public:
   // Creates the layout and an empty store, copying every *.yaml profile from
   // `profile_source`. Error(conflict) if `dir` already holds a home;
-  // nothing is left behind on failure.
+  // Error(invalid_input) for a `base_url` variable that is not an http(s) or
+  // ldap URL; nothing is left behind on failure.
   static Home create(const std::filesystem::path& dir, const std::filesystem::path& profile_source,
                      const HomeSettings& settings = {});
   // Error(not_found) naming `dir` and saying how to create one.

@@ -9,6 +9,7 @@
 #include "core/fs.hpp"
 #include "core/text.hpp"
 #include "pki/error.hpp"
+#include "profile/profile_internal.hpp"
 
 namespace pki {
 
@@ -93,6 +94,12 @@ Home Home::create(const fsys::path& dir, const fsys::path& profile_source,
                   const HomeSettings& settings) {
   if (exists(dir)) {
     throw Error(ErrorCode::conflict, "'" + dir.string() + "' already holds a devpki home");
+  }
+  if (const auto it = settings.variables.find("base_url"); it != settings.variables.end()) {
+    if (const auto problem = profile_detail::url_problem(it->second)) {
+      throw Error(ErrorCode::invalid_input,
+                  "base URL '" + printable(it->second) + "': " + *problem);
+    }
   }
   // Every profile must load before anything is written.
   std::vector<fsys::path> profiles;
