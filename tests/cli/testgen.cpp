@@ -21,30 +21,23 @@
 #include <string>
 #include <vector>
 
+#include "ossl/handles.hpp"
+
 namespace {
 
-template <class T, void (*F)(T*)>
-struct Free {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Free<X509_REQ, X509_REQ_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION, X509_EXTENSION_free>>;
-using NamesPtr = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES, GENERAL_NAMES_free>>;
-using NamePtr = std::unique_ptr<GENERAL_NAME, Free<GENERAL_NAME, GENERAL_NAME_free>>;
-using BcPtr = std::unique_ptr<BASIC_CONSTRAINTS, Free<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>>;
-using BitsPtr = std::unique_ptr<ASN1_BIT_STRING, Free<ASN1_BIT_STRING, ASN1_BIT_STRING_free>>;
-using OctetsPtr =
-    std::unique_ptr<ASN1_OCTET_STRING, Free<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>>;
-using ObjectPtr = std::unique_ptr<ASN1_OBJECT, Free<ASN1_OBJECT, ASN1_OBJECT_free>>;
+// The handle types are libpki's own (STYLE.md: one header owns them).
+using PkeyPtr = pki::ossl::EvpPkeyPtr;
+using PkeyCtxPtr = pki::ossl::EvpPkeyCtxPtr;
+using ReqPtr = pki::ossl::X509ReqPtr;
+using ExtPtr = pki::ossl::X509ExtensionPtr;
+using NamesPtr = pki::ossl::GeneralNamesPtr;
+using NamePtr = pki::ossl::GeneralNamePtr;
+using BcPtr = pki::ossl::BasicConstraintsPtr;
+using BitsPtr = pki::ossl::Asn1BitStringPtr;
+using OctetsPtr = pki::ossl::Asn1OctetStringPtr;
+using ObjectPtr = pki::ossl::Asn1ObjectPtr;
+using ExtStackPtr = pki::ossl::ExtensionStackPtr;
 using Bytes = std::vector<unsigned char>;
-
-void ext_stack_free(STACK_OF(X509_EXTENSION) * s) {
-  sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-}
-using ExtStackPtr =
-    std::unique_ptr<STACK_OF(X509_EXTENSION), Free<STACK_OF(X509_EXTENSION), ext_stack_free>>;
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -208,8 +201,7 @@ Bytes sign_by_hand(const X509_REQ* req, const Bytes& info, EVP_PKEY* key, const 
   const Bytes alg_bytes(alg_der, alg_der + alg_len);
   OPENSSL_free(alg_der);
 
-  std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(
-      check(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
+  pki::ossl::EvpMdCtxPtr ctx(check(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
   check(EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) > 0, "EVP_DigestSignInit");
   std::size_t sig_len = 0;
   check(EVP_DigestSign(ctx.get(), nullptr, &sig_len, info.data(), info.size()) > 0,

@@ -143,6 +143,12 @@ ProfileSpec load_profile(const std::filesystem::path& file);
 // calls this and throws on errors; exposed so that callers can show the warnings.
 Findings validate_profile(const ProfileSpec& spec);
 
+// Error(policy) "<shown_as> is not allowed by profile '<name>' (allowed: ...)"
+// unless `alg` is one of the profile's key algorithms (nullopt: a key devpki
+// does not know, never allowed).
+void require_key_allowed(const ProfileSpec& profile, std::optional<KeyAlgorithm> alg,
+                         const std::string& shown_as);
+
 // Expands {name} variables; "{{" is a literal '{'. An unknown variable is
 // Error(invalid_input) naming it.
 std::string expand_template(std::string_view templ, const std::map<std::string, std::string>& vars);

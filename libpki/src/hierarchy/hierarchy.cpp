@@ -15,18 +15,6 @@ namespace {
 
 constexpr std::string_view kFilePrefix = "file:";
 
-void require_key_allowed(const ProfileSpec& profile, KeyAlgorithm alg) {
-  const auto& allowed = profile.key_algorithms;
-  if (std::find(allowed.begin(), allowed.end(), alg) == allowed.end()) {
-    std::string list;
-    for (auto a : allowed)
-      list += (list.empty() ? "" : ", ") + std::string(to_string(a));
-    throw Error(ErrorCode::policy, "key " + std::string(to_string(alg)) +
-                                       " is not allowed by profile '" + profile.name +
-                                       "' (allowed: " + list + ")");
-  }
-}
-
 void require_ca_profile(const ProfileSpec& profile) {
   if (!profile.is_ca) {
     throw Error(ErrorCode::policy,
@@ -144,7 +132,7 @@ NewCa prepare_ca(Home& home, const std::string& name, const std::string& profile
   }
   NewCa n{home.profile(profile_name), {}, {}, {}};
   require_ca_profile(n.profile);
-  require_key_allowed(n.profile, alg);
+  require_key_allowed(n.profile, alg, "key " + std::string(to_string(alg)));
   require_subject(subject);
   require_protection(protection);
   n.key_file = key_file_for(home, name);

@@ -30,19 +30,6 @@ bool profile_uses(const ProfileSpec& p, std::string_view var) {
                      [&](const auto& r) { return has(r.pattern); });
 }
 
-void require_key_allowed(const ProfileSpec& profile, const PublicKey& key) {
-  const KeyDescription d = key.describe();
-  const auto alg = d.algorithm();
-  const auto& allowed = profile.key_algorithms;
-  if (!alg || std::find(allowed.begin(), allowed.end(), *alg) == allowed.end()) {
-    std::string list;
-    for (auto a : allowed)
-      list += (list.empty() ? "" : ", ") + std::string(to_string(a));
-    throw Error(ErrorCode::policy, "CSR key " + d.to_string() + " is not allowed by profile '" +
-                                       profile.name + "' (allowed: " + list + ")");
-  }
-}
-
 }  // namespace
 
 void validate_device_id(const std::string& id) {
@@ -144,7 +131,8 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
         ErrorCode::policy,
         "CSR requests keyCertSign or cRLSign; devpki-ca sign issues only end-entity certificates");
   }
-  require_key_allowed(profile, csr.public_key());
+  const KeyDescription key = csr.public_key().describe();
+  require_key_allowed(profile, key.algorithm(), "CSR key " + key.to_string());
 
   // 2. build
   std::map<std::string, std::string> vars = home.settings().variables;
