@@ -183,11 +183,11 @@ struct Fixture {
 TEST_CASE("open creates the schema at the latest version") {
   TempDir dir;
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 1);
+  CHECK(store->schema_version() == 2);
 
   RawDb raw(dir.db());
   for (const char* table : {"schema_version", "cas", "certificates", "audit", "batches",
-                            "revocations", "crl_numbers"}) {
+                            "revocations", "crl_numbers", "batch_rejects"}) {
     INFO(table);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                  "name = '") +
@@ -195,13 +195,14 @@ TEST_CASE("open creates the schema at the latest version") {
   }
   for (const char* index :
        {"certificates_issuer_profile_device", "certificates_device", "certificates_not_after",
-        "certificates_batch", "certificates_status"}) {
+        "certificates_batch", "certificates_batch_live", "certificates_reserved"}) {
     INFO(index);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                  "name = '") +
                      index + "'") == "1");
   }
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "1");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "2");
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_status'") == "0");
 }
 
 TEST_CASE("reopening keeps the data and does not migrate again") {
@@ -211,10 +212,10 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
     store->add_ca(make_ca("root"));
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 1);
+  CHECK(store->schema_version() == 2);
   REQUIRE(store->find_ca("root").has_value());
   RawDb raw(dir.db());
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "1");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "2");
 }
 
 TEST_CASE("a store written by a newer devpki is refused") {
@@ -225,7 +226,7 @@ TEST_CASE("a store written by a newer devpki is refused") {
     raw.exec("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
   }
   require_error([&] { pki::open_store(dir.db()); }, pki::ErrorCode::store,
-                "store schema v99 is newer than this devpki (v1)");
+                "store schema v99 is newer than this devpki (v2)");
 }
 
 TEST_CASE("store URLs") {
@@ -612,4 +613,163 @@ TEST_CASE("two Store instances on one file see each other's writes") {
                 pki::ErrorCode::conflict, "device dev-1 already holds a live certificate");
   b->commit_issued("root", "01", kDer, t0 + 1s);
   CHECK(a->find_cert("root", "01")->status == pki::CertStatus::issued);
+}
+
+// ---- batches ---------------------------------------------------------------
+
+namespace {
+
+pki::BatchRecord make_batch(const std::string& id, std::uint64_t count = 3) {
+  pki::BatchRecord b;
+  b.id = id;
+  b.ca = "issuing";
+  b.profile = "device";
+  b.count = count;
+  b.state = "running";
+  b.params = "{}";
+  b.out_dir = "/tmp/out";
+  b.created_at = t0;
+  return b;
+}
+
+pki::CertRecord batch_cert(const std::string& serial, std::int64_t index,
+                           const std::string& batch = "b1") {
+  auto rec = make_cert("issuing", serial, "dev-" + std::to_string(index));
+  rec.batch_id = batch;
+  rec.batch_index = index;
+  return rec;
+}
+
+std::vector<std::string> statuses_of(pki::Store& store, const std::string& batch,
+                                     std::initializer_list<pki::CertStatus> st) {
+  std::vector<pki::CertStatus> v(st);
+  std::vector<std::string> out;
+  store.for_each_batch_cert(batch, v, false, [&](const pki::CertRecord& r) {
+    out.push_back(r.serial_hex + ":" + std::to_string(r.batch_index) + ":" +
+                  std::string(pki::to_string(r.status)));
+    CHECK(r.der.empty());
+    return true;
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("batches: create, find, list, state") {
+  Fixture f;
+  f.store->create_batch(make_batch("b1"));
+  require_error([&] { f.store->create_batch(make_batch("b1")); }, pki::ErrorCode::conflict,
+                "already exists");
+  require_error([&] { f.store->create_batch(make_batch("bad id")); }, pki::ErrorCode::invalid_input,
+                "invalid batch id");
+  auto other = make_batch("b2");
+  other.ca = "nope";
+  require_error([&] { f.store->create_batch(other); }, pki::ErrorCode::not_found, "nope");
+  const auto b = f.store->find_batch("b1");
+  REQUIRE(b);
+  CHECK(b->count == 3);
+  CHECK(b->state == "running");
+  CHECK(b->params == "{}");
+  CHECK(b->out_dir == "/tmp/out");
+  CHECK(b->position == 0);
+  f.store->set_batch_state("b1", "complete", t0 + 5s);
+  CHECK(f.store->find_batch("b1")->state == "complete");
+  CHECK(f.store->list_batches().size() == 1);
+  CHECK_FALSE(f.store->find_batch("b2"));
+  require_error([&] { f.store->set_batch_state("b2", "complete", t0); }, pki::ErrorCode::not_found,
+                "b2");
+}
+
+TEST_CASE("batches: a chunk is reserved whole or not at all") {
+  Fixture f;
+  f.store->create_batch(make_batch("b1"));
+  f.store->reserve(make_cert("issuing", "0c", "other"), at(t0));  // serial 0c taken outside
+  std::vector<pki::CertRecord> rows = {batch_cert("0a", 0), batch_cert("0b", 1),
+                                       batch_cert("0c", 2)};
+  require_error([&] { f.store->reserve_chunk(rows, at(t0)); }, pki::ErrorCode::conflict,
+                "serial 0c already used");
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::reserved}).empty());
+  rows[2].serial_hex = "0d";
+  f.store->reserve_chunk(rows, at(t0));
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::reserved}) ==
+        std::vector<std::string>{"0a:0:reserved", "0b:1:reserved", "0d:2:reserved"});
+}
+
+TEST_CASE("batches: a batch position holds at most one live certificate") {
+  Fixture f;
+  f.store->create_batch(make_batch("b1"));
+  const std::vector<pki::CertRecord> first = {batch_cert("0a", 0)};
+  f.store->reserve_chunk(first, at(t0, false));
+  // Another row for position 0 while the first is reserved: refused by the index.
+  const std::vector<pki::CertRecord> again = {batch_cert("0b", 0)};
+  require_error([&] { f.store->reserve_chunk(again, at(t0, false)); }, pki::ErrorCode::conflict,
+                "already has a live certificate");
+  // Once the first is abandoned, the position may be issued again.
+  const std::vector<std::string> serials = {"0a"};
+  f.store->abandon_chunk("b1", "issuing", serials, 0, t0);
+  f.store->reserve_chunk(again, at(t0, false));
+  const std::vector<pki::Store::IssuedDer> issued = {{"0b", kDer}};
+  f.store->commit_chunk("b1", "issuing", issued, {}, 10, t0);
+  // Issued: still one live row per position.
+  const std::vector<pki::CertRecord> third = {batch_cert("0c", 0)};
+  require_error([&] { f.store->reserve_chunk(third, at(t0, false)); }, pki::ErrorCode::conflict,
+                "already has a live certificate");
+}
+
+TEST_CASE("batches: commit and abandon chunks, rejects, positions") {
+  Fixture f;
+  f.store->create_batch(make_batch("b1", 4));
+  const std::vector<pki::CertRecord> rows = {batch_cert("0a", 0), batch_cert("0b", 1),
+                                             batch_cert("0c", 3)};
+  f.store->reserve_chunk(rows, at(t0));
+  const std::vector<pki::Store::IssuedDer> issued = {{"0a", kDer}, {"0c", kDer}};
+  const std::vector<pki::BatchRejectRecord> rejects = {{2, "dev-2", "bad CSR"}};
+  f.store->commit_chunk("b1", "issuing", issued, rejects, 1234, t0 + 1s);
+  CHECK(f.store->find_batch("b1")->position == 1234);
+  CHECK(f.store->find_cert("issuing", "0a")->der == kDer);
+  CHECK(f.store->find_cert("issuing", "0a")->batch_index == 0);
+  // Committing a row that is not reserved (any more) rolls the whole chunk back.
+  const std::vector<pki::Store::IssuedDer> twice = {{"0b", kDer}, {"0a", kDer}};
+  require_error([&] { f.store->commit_chunk("b1", "issuing", twice, {}, 99, t0); },
+                pki::ErrorCode::conflict, "not reserved");
+  CHECK(f.store->find_cert("issuing", "0b")->status == pki::CertStatus::reserved);
+  CHECK(f.store->find_batch("b1")->position == 1234);
+  // A row of another batch is not this batch's to commit.
+  const std::vector<pki::Store::IssuedDer> other = {{"0b", kDer}};
+  require_error([&] { f.store->commit_chunk("b2", "issuing", other, {}, 0, t0); },
+                pki::ErrorCode::conflict, "not reserved in batch b2");
+  const std::vector<std::string> serials = {"0b"};
+  f.store->abandon_chunk("b1", "issuing", serials, 1300, t0 + 2s);
+  CHECK(f.store->find_batch("b1")->position == 1300);
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::issued, pki::CertStatus::abandoned}) ==
+        std::vector<std::string>{"0a:0:issued", "0b:1:abandoned", "0c:3:issued"});
+  const auto rj = f.store->batch_rejects("b1");
+  REQUIRE(rj.size() == 1);
+  CHECK(rj[0].index == 2);
+  CHECK(rj[0].device_id == "dev-2");
+  CHECK(rj[0].reason == "bad CSR");
+  // Rows read with their DER on request.
+  std::vector<pki::CertStatus> st = {pki::CertStatus::issued};
+  std::size_t with_der = 0;
+  f.store->for_each_batch_cert("b1", st, true, [&](const pki::CertRecord& r) {
+    with_der += r.der == kDer;
+    return false;  // stop after the first
+  });
+  CHECK(with_der == 1);
+}
+
+TEST_CASE("batches: live devices among a list") {
+  Fixture f;
+  f.store->reserve(make_cert("issuing", "01", "dev-1"), at(t0));
+  f.store->commit_issued("issuing", "01", kDer, t0);
+  f.store->reserve(make_cert("issuing", "02", "dev-2"), at(t0));  // reserved: live
+  auto expired = make_cert("issuing", "03", "dev-3");
+  expired.not_after = t0 + 1h;
+  f.store->reserve(expired, at(t0));
+  f.store->commit_issued("issuing", "03", kDer, t0);
+  f.store->reserve(make_cert("issuing", "04", "dev-4", "other-profile"), at(t0));
+  const std::vector<std::string> ids = {"dev-1", "dev-2", "dev-3", "dev-4", "dev-5"};
+  CHECK(f.store->live_devices("issuing", "device", ids, t0 + 2h) ==
+        std::vector<std::string>{"dev-1", "dev-2"});
+  CHECK(f.store->live_devices("root", "device", ids, t0 + 2h).empty());
 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +44,9 @@ struct CertRecord {
   std::string serial_hex;  // unique per issuer, enforced by the database
   std::string device_id;   // may be empty (CA certificates, server certs without one)
   std::string profile;
-  std::string batch_id;  // empty outside a batch
-  std::string subject;   // RFC 4514
+  std::string batch_id;           // empty outside a batch
+  std::int64_t batch_index = -1;  // position in the batch input; -1 outside a batch
+  std::string subject;            // RFC 4514
   TimePoint not_before{};
   TimePoint not_after{};
   std::string spki_sha256;
@@ -71,6 +74,28 @@ struct AuditEvent {
   std::string action;   // "ca.init", "ca.issue", "cert.reserve", "cert.issue", ...
   std::string subject;  // what it is about: CA name, "<issuer>/<serial>"
   std::string detail;   // JSON object text
+};
+
+// A batch (devpki-mint, devpki-renew): its parameters as the engine wrote
+// them (JSON text, opaque to the store), its state and the output position
+// recorded with the last committed chunk.
+struct BatchRecord {
+  std::string id;  // [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+  std::string ca;
+  std::string profile;
+  std::uint64_t count = 0;  // devices in the input
+  std::string state;        // "running", "complete"
+  std::string params;       // JSON object text
+  std::string out_dir;
+  std::uint64_t position = 0;
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct BatchRejectRecord {
+  std::uint64_t index = 0;
+  std::string device_id;
+  std::string reason;
 };
 
 struct ReserveOptions {
@@ -108,6 +133,45 @@ class Store {
   virtual std::optional<CertRecord> find_cert(std::string_view issuer,
                                               std::string_view serial_hex) = 0;
   virtual std::vector<CertRecord> find_certs(const CertQuery& q) = 0;
+
+  // Batches. create_batch: Error(conflict) if the id exists.
+  virtual void create_batch(const BatchRecord& b) = 0;
+  virtual std::optional<BatchRecord> find_batch(std::string_view id) = 0;
+  virtual std::vector<BatchRecord> list_batches() = 0;
+  virtual void set_batch_state(std::string_view id, std::string_view state, TimePoint now) = 0;
+
+  // The batch protocol, a chunk per transaction. reserve_chunk: every row
+  // reserved, or none (Error(conflict) naming the first serial or live
+  // duplicate that failed; a (batch_id, batch_index) that already has a
+  // reserved or issued row is a conflict too).
+  virtual void reserve_chunk(std::span<const CertRecord> rows, const ReserveOptions& opts) = 0;
+  // Marks the chunk's rows issued with their DER, records the chunk's
+  // rejects and sets the batch's output position, in one transaction.
+  struct IssuedDer {
+    std::string_view serial_hex;
+    std::span<const std::uint8_t> der;
+  };
+  virtual void commit_chunk(std::string_view batch_id, std::string_view issuer,
+                            std::span<const IssuedDer> issued,
+                            std::span<const BatchRejectRecord> rejects, std::uint64_t position,
+                            TimePoint now) = 0;
+  // Abandons these reserved rows and sets the output position, in one transaction.
+  virtual void abandon_chunk(std::string_view batch_id, std::string_view issuer,
+                             std::span<const std::string> serials, std::uint64_t position,
+                             TimePoint now) = 0;
+  // The batch's rows with one of these statuses, ordered by batch_index, one
+  // at a time (memory does not grow with the batch). `fn` returns false to
+  // stop. Rows are read without their DER unless `with_der`. `fn` must not
+  // call back into the store.
+  virtual void for_each_batch_cert(std::string_view batch_id, std::span<const CertStatus> statuses,
+                                   bool with_der,
+                                   const std::function<bool(const CertRecord&)>& fn) = 0;
+  virtual std::vector<BatchRejectRecord> batch_rejects(std::string_view batch_id) = 0;
+  // Device ids among `ids` that hold a live certificate (reserved, or issued
+  // and not expired at `now`) from `issuer` under `profile`.
+  virtual std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,
+                                                std::span<const std::string> ids,
+                                                TimePoint now) = 0;
 
   virtual void append_audit(const AuditEvent& ev) = 0;
   // Oldest first, in the order appended; with a limit, the newest `limit`

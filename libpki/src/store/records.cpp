@@ -1,5 +1,7 @@
 #include "store/records.hpp"
 
+#include <cctype>
+
 #include <string>
 
 #include "pki/error.hpp"
@@ -51,6 +53,19 @@ void check_cert_record(const CertRecord& rec) {
   if (rec.profile.empty()) invalid("certificate " + rec.serial_hex + " has no profile");
   if (rec.not_after < rec.not_before) {
     invalid("certificate " + rec.serial_hex + ": not_after is before not_before");
+  }
+  if (rec.batch_index >= 0 && rec.batch_id.empty()) {
+    invalid("certificate " + rec.serial_hex + " has a batch index but no batch");
+  }
+}
+
+void check_batch_id(std::string_view id) {
+  bool ok = !id.empty() && id.size() <= 64 && std::isalnum(static_cast<unsigned char>(id[0]));
+  for (const char c : id)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  if (!ok) {
+    invalid("invalid batch id '" + std::string(id) +
+            "': use 1 to 64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
   }
 }
 

@@ -19,5 +19,7 @@ void check_serial_hex(std::string_view serial_hex);
 
 void check_ca_record(const CaRecord& ca);
 void check_cert_record(const CertRecord& rec);
+// [A-Za-z0-9][A-Za-z0-9._-]{0,63}: batch ids name files and appear in commands.
+void check_batch_id(std::string_view id);
 
 }  // namespace pki::store

@@ -34,7 +34,7 @@ Statement& Statement::bind(int i, std::int64_t value) {
   return *this;
 }
 
-Statement& Statement::bind_blob(int i, const std::vector<std::uint8_t>& bytes) {
+Statement& Statement::bind_blob(int i, std::span<const std::uint8_t> bytes) {
   // sqlite3_bind_blob64 with a null pointer binds NULL, not an empty blob.
   const int rc = bytes.empty()
                      ? sqlite3_bind_zeroblob(m_stmt, i, 0)

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,7 @@ class Statement {
   Statement& bind(int i, TimePoint t) {
     return bind(i, std::int64_t{t.time_since_epoch().count()});
   }
-  Statement& bind_blob(int i, const std::vector<std::uint8_t>& bytes);
+  Statement& bind_blob(int i, std::span<const std::uint8_t> bytes);
   // Empty means "none": stored as NULL, so foreign keys and IS NULL work.
   Statement& bind_optional(int i, std::string_view text);
   Statement& bind_optional_blob(int i, const std::vector<std::uint8_t>& bytes);
@@ -76,6 +77,9 @@ class Statement {
   // Columns are 0-based, as in sqlite3_column_*. NULL reads as empty / 0.
   std::string text(int col) const;
   std::int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
+  bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  // Ready for the next round of binds and steps (bindings kept until rebound).
+  void reset() { sqlite3_reset(m_stmt); }
   TimePoint time(int col) const { return TimePoint{std::chrono::seconds{integer(col)}}; }
   std::vector<std::uint8_t> blob(int col) const;
 

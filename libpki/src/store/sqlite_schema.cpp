@@ -100,6 +100,34 @@ CREATE TABLE crl_numbers (
   last_number INTEGER NOT NULL CHECK (last_number >= 0)
 );
 )sql",
+    // v2: batches (devpki-mint). A certificate knows its position in its
+    // batch; a batch position holds at most one live certificate (what makes
+    // a resumed batch unable to issue a device twice); rejects are stored
+    // with the chunk that found them, so rejects.jsonl matches the store
+    // after any crash. The status index becomes a partial index of reserved
+    // rows: only recovery asks for rows by status, and a full index on a
+    // three-valued column cost an index update per row for nothing.
+    R"sql(
+ALTER TABLE certificates ADD COLUMN batch_index INTEGER CHECK (batch_index >= 0);
+DROP INDEX certificates_batch;
+CREATE INDEX certificates_batch ON certificates (batch_id, batch_index);
+CREATE UNIQUE INDEX certificates_batch_live ON certificates (batch_id, batch_index)
+  WHERE status IN ('reserved', 'issued') AND batch_id IS NOT NULL;
+DROP INDEX certificates_status;
+CREATE INDEX certificates_reserved ON certificates (issuer, serial_hex) WHERE status = 'reserved';
+
+ALTER TABLE batches ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE batches ADD COLUMN out_dir TEXT NOT NULL DEFAULT '';
+ALTER TABLE batches ADD COLUMN position INTEGER NOT NULL DEFAULT 0 CHECK (position >= 0);
+
+CREATE TABLE batch_rejects (
+  batch_id    TEXT NOT NULL REFERENCES batches(id),
+  batch_index INTEGER NOT NULL CHECK (batch_index >= 0),
+  device_id   TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  PRIMARY KEY (batch_id, batch_index)
+);
+)sql",
 };
 
 }  // namespace

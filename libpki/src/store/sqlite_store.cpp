@@ -72,7 +72,11 @@ CaRecord read_ca(const Statement& st) {
 
 constexpr const char* kCertColumns =
     "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
-    "spki_sha256, status, output, der, created_at, updated_at";
+    "spki_sha256, status, output, der, created_at, updated_at, batch_index";
+// The same without the DER (batch scans that do not need it).
+constexpr const char* kCertColumnsNoDer =
+    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
+    "spki_sha256, status, output, NULL, created_at, updated_at, batch_index";
 
 CertRecord read_cert(const Statement& st) {
   CertRecord rec;
@@ -90,6 +94,7 @@ CertRecord read_cert(const Statement& st) {
   rec.der = st.blob(11);
   rec.created_at = st.time(12);
   rec.updated_at = st.time(13);
+  rec.batch_index = st.is_null(14) ? -1 : st.integer(14);
   return rec;
 }
 
@@ -219,6 +224,58 @@ std::vector<CaRecord> SqliteStore::list_cas() {
   return out;
 }
 
+void SqliteStore::refuse_live_duplicate(const CertRecord& rec, TimePoint now) {
+  auto st = statement(
+      "SELECT serial_hex, not_after, status FROM certificates"
+      " WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
+      " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4))"
+      " ORDER BY created_at DESC, serial_hex LIMIT 1",
+      "checking for a live certificate");
+  st.bind(1, rec.issuer).bind(2, rec.profile).bind(3, rec.device_id).bind(4, now);
+  if (st.step()) {
+    throw Error(ErrorCode::conflict,
+                "device " + rec.device_id + " already holds a live certificate from CA " +
+                    rec.issuer + " under profile " + rec.profile + " (serial " + st.text(0) +
+                    ", expires " + format_time(st.time(1)) + ")" +
+                    (st.text(2) == "reserved"
+                         ? "; it is reserved, not yet issued: if an earlier run was interrupted, "
+                           "`devpki-ca recover` (or `devpki-mint --resume` for a batch) settles it"
+                         : ""));
+  }
+}
+
+void SqliteStore::insert_reserved(const CertRecord& rec, TimePoint now) {
+  auto st = statement(std::string("INSERT INTO certificates (") + kCertColumns +
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'reserved', ?10, NULL,"
+                          " ?11, ?11, ?12)",
+                      "reserving a serial");
+  st.bind(1, rec.issuer)
+      .bind(2, rec.serial_hex)
+      .bind_optional(3, rec.device_id)
+      .bind(4, rec.profile)
+      .bind_optional(5, rec.batch_id)
+      .bind(6, rec.subject)
+      .bind(7, rec.not_before)
+      .bind(8, rec.not_after)
+      .bind(9, rec.spki_sha256)
+      .bind_optional(10, rec.output)
+      .bind(11, now);
+  if (rec.batch_index >= 0) st.bind(12, rec.batch_index);  // unbound: NULL
+  const int rc = st.step_raw();
+  if (is_unique_violation(rc)) {
+    // Two unique keys: (issuer, serial) and the live row of a batch position.
+    const std::string msg = sqlite3_errmsg(native_handle());
+    if (msg.find("batch_index") != std::string::npos) {
+      throw Error(ErrorCode::conflict, "device " + rec.device_id + " (position " +
+                                           std::to_string(rec.batch_index) + " of batch " +
+                                           rec.batch_id + ") already has a live certificate");
+    }
+    throw Error(ErrorCode::conflict,
+                "serial " + rec.serial_hex + " already used by CA " + rec.issuer);
+  }
+  if (rc != SQLITE_DONE) st.fail();
+}
+
 void SqliteStore::reserve(const CertRecord& rec, const ReserveOptions& opts) {
   store::check_cert_record(rec);
   // One write transaction for check and insert: two reservations for the same
@@ -227,48 +284,8 @@ void SqliteStore::reserve(const CertRecord& rec, const ReserveOptions& opts) {
   if (!ca_exists(rec.issuer)) {
     throw Error(ErrorCode::not_found, "CA " + rec.issuer + " does not exist");
   }
-  if (opts.refuse_live_duplicate && !rec.device_id.empty()) {
-    auto st = statement(
-        "SELECT serial_hex, not_after, status FROM certificates"
-        " WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
-        " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4))"
-        " ORDER BY created_at DESC, serial_hex LIMIT 1",
-        "checking for a live certificate");
-    st.bind(1, rec.issuer).bind(2, rec.profile).bind(3, rec.device_id).bind(4, opts.now);
-    if (st.step()) {
-      throw Error(ErrorCode::conflict,
-                  "device " + rec.device_id + " already holds a live certificate from CA " +
-                      rec.issuer + " under profile " + rec.profile + " (serial " + st.text(0) +
-                      ", expires " + format_time(st.time(1)) + ")" +
-                      (st.text(2) == "reserved"
-                           ? "; it is reserved, not yet issued: if an earlier run was interrupted, "
-                             "`devpki-ca recover` settles it"
-                           : ""));
-    }
-  }
-  {
-    auto st = statement(std::string("INSERT INTO certificates (") + kCertColumns +
-                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'reserved', ?10, NULL,"
-                            " ?11, ?11)",
-                        "reserving a serial");
-    st.bind(1, rec.issuer)
-        .bind(2, rec.serial_hex)
-        .bind_optional(3, rec.device_id)
-        .bind(4, rec.profile)
-        .bind_optional(5, rec.batch_id)
-        .bind(6, rec.subject)
-        .bind(7, rec.not_before)
-        .bind(8, rec.not_after)
-        .bind(9, rec.spki_sha256)
-        .bind_optional(10, rec.output)
-        .bind(11, opts.now);
-    const int rc = st.step_raw();
-    if (is_unique_violation(rc)) {
-      throw Error(ErrorCode::conflict,
-                  "serial " + rec.serial_hex + " already used by CA " + rec.issuer);
-    }
-    if (rc != SQLITE_DONE) st.fail();
-  }
+  if (opts.refuse_live_duplicate && !rec.device_id.empty()) refuse_live_duplicate(rec, opts.now);
+  insert_reserved(rec, opts.now);
   tx.commit();  // synchronous=FULL: on disk when this returns
 }
 
@@ -358,6 +375,232 @@ std::vector<CertRecord> SqliteStore::find_certs(const CertQuery& q) {
   std::vector<CertRecord> out;
   while (st.step())
     out.push_back(read_cert(st));
+  return out;
+}
+
+// ---- batches ----------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kBatchColumns =
+    "id, ca, profile, count, state, params, out_dir, position, created_at, updated_at";
+
+BatchRecord read_batch(const Statement& st) {
+  BatchRecord b;
+  b.id = st.text(0);
+  b.ca = st.text(1);
+  b.profile = st.text(2);
+  b.count = static_cast<std::uint64_t>(st.integer(3));
+  b.state = st.text(4);
+  b.params = st.text(5);
+  b.out_dir = st.text(6);
+  b.position = static_cast<std::uint64_t>(st.integer(7));
+  b.created_at = st.time(8);
+  b.updated_at = st.time(9);
+  return b;
+}
+
+std::int64_t to_int64(std::uint64_t v, std::string_view what) {
+  if (v > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw Error(ErrorCode::invalid_input, std::string(what) + " out of range");
+  }
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+void SqliteStore::create_batch(const BatchRecord& b) {
+  store::check_batch_id(b.id);
+  store::check_ca_name(b.ca, "batch CA name");
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "creating a batch");
+  if (!ca_exists(b.ca)) throw Error(ErrorCode::not_found, "CA " + b.ca + " does not exist");
+  {
+    auto st = statement(std::string("INSERT INTO batches (") + kBatchColumns +
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                        "creating a batch");
+    st.bind(1, b.id)
+        .bind(2, b.ca)
+        .bind(3, b.profile)
+        .bind(4, to_int64(b.count, "batch count"))
+        .bind(5, b.state)
+        .bind(6, b.params)
+        .bind(7, b.out_dir)
+        .bind(8, to_int64(b.position, "batch position"))
+        .bind(9, b.created_at);
+    const int rc = st.step_raw();
+    if (is_unique_violation(rc)) {
+      throw Error(ErrorCode::conflict, "a batch with id " + b.id + " already exists");
+    }
+    if (rc != SQLITE_DONE) st.fail();
+  }
+  tx.commit();
+}
+
+std::optional<BatchRecord> SqliteStore::find_batch(std::string_view id) {
+  auto st = statement(std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?1",
+                      "looking up a batch");
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_batch(st);
+}
+
+std::vector<BatchRecord> SqliteStore::list_batches() {
+  auto st =
+      statement(std::string("SELECT ") + kBatchColumns + " FROM batches ORDER BY created_at, id",
+                "listing batches");
+  std::vector<BatchRecord> out;
+  while (st.step())
+    out.push_back(read_batch(st));
+  return out;
+}
+
+void SqliteStore::set_batch_state(std::string_view id, std::string_view state, TimePoint now) {
+  auto st =
+      statement("UPDATE batches SET state = ?2, updated_at = ?3 WHERE id = ?1", "updating a batch");
+  st.bind(1, id).bind(2, state).bind(3, now);
+  st.run();
+  if (sqlite3_changes(m_db.get()) != 1) {
+    throw Error(ErrorCode::not_found, "no batch " + std::string(id));
+  }
+}
+
+void SqliteStore::set_batch_position(std::string_view batch_id, std::uint64_t position,
+                                     TimePoint now) {
+  auto st = statement("UPDATE batches SET position = ?2, updated_at = ?3 WHERE id = ?1",
+                      "recording a batch position");
+  st.bind(1, batch_id).bind(2, to_int64(position, "batch position")).bind(3, now);
+  st.run();
+  if (sqlite3_changes(m_db.get()) != 1) {
+    throw Error(ErrorCode::not_found, "no batch " + std::string(batch_id));
+  }
+}
+
+void SqliteStore::reserve_chunk(std::span<const CertRecord> rows, const ReserveOptions& opts) {
+  if (rows.empty()) return;
+  for (const auto& r : rows) {
+    store::check_cert_record(r);
+    if (r.issuer != rows.front().issuer) {
+      throw Error(ErrorCode::invalid_input, "a chunk is reserved for one issuer at a time");
+    }
+  }
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "reserving a chunk");
+  if (!ca_exists(rows.front().issuer)) {
+    throw Error(ErrorCode::not_found, "CA " + rows.front().issuer + " does not exist");
+  }
+  for (const auto& r : rows) {
+    if (opts.refuse_live_duplicate && !r.device_id.empty()) refuse_live_duplicate(r, opts.now);
+    insert_reserved(r, opts.now);
+  }
+  tx.commit();  // every row durable, or none
+}
+
+void SqliteStore::commit_chunk(std::string_view batch_id, std::string_view issuer,
+                               std::span<const IssuedDer> issued,
+                               std::span<const BatchRejectRecord> rejects, std::uint64_t position,
+                               TimePoint now) {
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "committing a chunk");
+  for (const auto& i : issued) {
+    if (i.der.empty()) {
+      throw Error(ErrorCode::invalid_input,
+                  "cannot mark " + cert_name(issuer, i.serial_hex) + " issued without its DER");
+    }
+    auto st = statement(
+        "UPDATE certificates SET status = 'issued', der = ?3, updated_at = ?4"
+        " WHERE issuer = ?1 AND serial_hex = ?2 AND status = 'reserved' AND batch_id = ?5",
+        "committing a chunk");
+    st.bind(1, issuer).bind(2, i.serial_hex).bind(4, now).bind(5, batch_id);
+    st.bind_blob(3, i.der);
+    st.run();
+    if (sqlite3_changes(m_db.get()) != 1) {
+      throw Error(ErrorCode::conflict, cert_name(issuer, i.serial_hex) +
+                                           " is not reserved in batch " + std::string(batch_id));
+    }
+  }
+  for (const auto& r : rejects) {
+    auto st = statement(
+        "INSERT OR REPLACE INTO batch_rejects (batch_id, batch_index, device_id, reason)"
+        " VALUES (?1, ?2, ?3, ?4)",
+        "recording a reject");
+    st.bind(1, batch_id)
+        .bind(2, to_int64(r.index, "batch index"))
+        .bind(3, r.device_id)
+        .bind(4, r.reason);
+    st.run();
+  }
+  set_batch_position(batch_id, position, now);
+  tx.commit();
+}
+
+void SqliteStore::abandon_chunk(std::string_view batch_id, std::string_view issuer,
+                                std::span<const std::string> serials, std::uint64_t position,
+                                TimePoint now) {
+  Transaction tx(m_db.get(), Transaction::Kind::immediate, "abandoning reservations");
+  for (const auto& serial : serials) {
+    auto st = statement(
+        "UPDATE certificates SET status = 'abandoned', updated_at = ?3"
+        " WHERE issuer = ?1 AND serial_hex = ?2 AND status = 'reserved' AND batch_id = ?4",
+        "abandoning reservations");
+    st.bind(1, issuer).bind(2, serial).bind(3, now).bind(4, batch_id);
+    st.run();
+    if (sqlite3_changes(m_db.get()) != 1) {
+      throw Error(ErrorCode::conflict,
+                  cert_name(issuer, serial) + " is not reserved in batch " + std::string(batch_id));
+    }
+  }
+  set_batch_position(batch_id, position, now);
+  tx.commit();
+}
+
+void SqliteStore::for_each_batch_cert(std::string_view batch_id,
+                                      std::span<const CertStatus> statuses, bool with_der,
+                                      const std::function<bool(const CertRecord&)>& fn) {
+  if (statuses.empty()) return;
+  std::string sql = std::string("SELECT ") + (with_der ? kCertColumns : kCertColumnsNoDer) +
+                    " FROM certificates WHERE batch_id = ?1 AND status IN (";
+  for (std::size_t i = 0; i < statuses.size(); ++i)
+    sql += (i ? ", ?" : "?") + std::to_string(i + 2);
+  sql += ") ORDER BY batch_index, created_at, serial_hex";
+  // Not cached: a long scan keeps its own statement, so `fn` may not
+  // disturb it, and a read transaction is held only while it runs.
+  const auto stmt = sqlite::prepare(m_db.get(), sql, "reading a batch");
+  Statement st(m_db.get(), stmt.get(), "reading a batch");
+  st.bind(1, batch_id);
+  for (std::size_t i = 0; i < statuses.size(); ++i)
+    st.bind(static_cast<int>(i + 2), to_string(statuses[i]));
+  while (st.step()) {
+    if (!fn(read_cert(st))) break;
+  }
+}
+
+std::vector<BatchRejectRecord> SqliteStore::batch_rejects(std::string_view batch_id) {
+  auto st = statement(
+      "SELECT batch_index, device_id, reason FROM batch_rejects WHERE batch_id = ?1"
+      " ORDER BY batch_index",
+      "reading batch rejects");
+  st.bind(1, batch_id);
+  std::vector<BatchRejectRecord> out;
+  while (st.step())
+    out.push_back({static_cast<std::uint64_t>(st.integer(0)), st.text(1), st.text(2)});
+  return out;
+}
+
+std::vector<std::string> SqliteStore::live_devices(std::string_view issuer,
+                                                   std::string_view profile,
+                                                   std::span<const std::string> ids,
+                                                   TimePoint now) {
+  // One read transaction for all lookups (one snapshot, no per-query locking).
+  Transaction tx(m_db.get(), Transaction::Kind::deferred, "checking for live certificates");
+  std::vector<std::string> out;
+  auto st = statement(
+      "SELECT 1 FROM certificates WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
+      " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4)) LIMIT 1",
+      "checking for live certificates");
+  for (const auto& id : ids) {
+    st.bind(1, issuer).bind(2, profile).bind(3, id).bind(4, now);
+    if (st.step()) out.push_back(id);
+    st.reset();
+  }
+  tx.commit();
   return out;
 }
 

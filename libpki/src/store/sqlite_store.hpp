@@ -39,6 +39,24 @@ class SqliteStore final : public Store {
                                       std::string_view serial_hex) override;
   std::vector<CertRecord> find_certs(const CertQuery& q) override;
 
+  void create_batch(const BatchRecord& b) override;
+  std::optional<BatchRecord> find_batch(std::string_view id) override;
+  std::vector<BatchRecord> list_batches() override;
+  void set_batch_state(std::string_view id, std::string_view state, TimePoint now) override;
+  void reserve_chunk(std::span<const CertRecord> rows, const ReserveOptions& opts) override;
+  void commit_chunk(std::string_view batch_id, std::string_view issuer,
+                    std::span<const IssuedDer> issued, std::span<const BatchRejectRecord> rejects,
+                    std::uint64_t position, TimePoint now) override;
+  void abandon_chunk(std::string_view batch_id, std::string_view issuer,
+                     std::span<const std::string> serials, std::uint64_t position,
+                     TimePoint now) override;
+  void for_each_batch_cert(std::string_view batch_id, std::span<const CertStatus> statuses,
+                           bool with_der,
+                           const std::function<bool(const CertRecord&)>& fn) override;
+  std::vector<BatchRejectRecord> batch_rejects(std::string_view batch_id) override;
+  std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,
+                                        std::span<const std::string> ids, TimePoint now) override;
+
   void append_audit(const AuditEvent& ev) override;
   std::vector<AuditEvent> audit_log(std::size_t limit) override;
 
@@ -52,6 +70,10 @@ class SqliteStore final : public Store {
   void finish_reserved(std::string_view issuer, std::string_view serial_hex, CertStatus to,
                        const std::vector<std::uint8_t>* der, TimePoint now, std::string_view what);
   bool ca_exists(std::string_view name);
+  // The live-duplicate check of reserve(): throws Error(conflict).
+  void refuse_live_duplicate(const CertRecord& rec, TimePoint now);
+  void insert_reserved(const CertRecord& rec, TimePoint now);
+  void set_batch_position(std::string_view batch_id, std::uint64_t position, TimePoint now);
 
   std::string m_path;
   sqlite::DbPtr m_db;
