@@ -18,6 +18,10 @@
 
 namespace pki {
 
+namespace fastpath {
+class CertTemplate;  // signs with the CA key without a Draft (internal batch fast path)
+}
+
 // Everything a certificate will contain, decided before any encoding: the
 // profile supplies the extensions, the caller the subject, key, SANs and time.
 struct CertificateSpec {
@@ -83,6 +87,7 @@ class Authority {
   const std::vector<Certificate>& chain() const noexcept { return m_chain; }
 
  private:
+  friend class fastpath::CertTemplate;
   std::string m_name;
   std::vector<Certificate> m_chain;
   std::shared_ptr<const Signer> m_signer;
