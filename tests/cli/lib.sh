@@ -93,3 +93,25 @@ expect_rejected() {
     fail "$name: ${problems[*]}; stderr: $err"
   fi
 }
+
+# --- devpki-mint (tests/cli/mint_*_test.sh) ----------------------------------
+MINT=${DEVPKI_MINT:-}
+
+# ca_files HOME CA DIR: DIR/chain.pem (CA's chain, issuing CA first, root last)
+# and DIR/root.pem (its last certificate).
+ca_files() {
+  mkdir -p "$3"
+  "$CA" --home "$1" chain --ca "$2" --out "$3/chain.pem" --force >/dev/null
+  last_cert "$3/chain.pem" >"$3/root.pem"
+}
+
+# flip_last_byte FILE: XOR the last byte with 1 (in a DER CSR: the signature's last byte).
+flip_last_byte() {
+  local f=$1 n b
+  n=$(stat -c %s "$f")
+  b=$(xxd -s $((n - 1)) -l 1 -p "$f")
+  printf "$(printf '\\x%02x' $((16#$b ^ 1)))" | dd of="$f" bs=1 seek=$((n - 1)) conv=notrunc status=none
+}
+
+# csr_jsonl_line DEVICE_ID CSR_PEM_FILE: one {"device_id":..,"csr":..} line for --csrs FILE.jsonl.
+csr_jsonl_line() { jq -cn --arg id "$1" --rawfile csr "$2" '{device_id: $id, csr: $csr}'; }
