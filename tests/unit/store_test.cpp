@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pki/error.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
 
 using namespace std::chrono_literals;
@@ -195,7 +196,7 @@ TEST_CASE("open creates the schema at the latest version") {
   }
   for (const char* index :
        {"certificates_issuer_profile_device", "certificates_device", "certificates_not_after",
-        "certificates_batch", "certificates_batch_live", "certificates_reserved"}) {
+        "certificates_batch", "certificates_reserved"}) {
     INFO(index);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                  "name = '") +
@@ -216,6 +217,44 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
   REQUIRE(store->find_ca("root").has_value());
   RawDb raw(dir.db());
   CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "2");
+}
+
+TEST_CASE("a v1 store (devpki before batches) migrates to v2 with its rows") {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+    pki::sqlite::migrate(db, 1);
+    sqlite3_close(db);
+  }
+  {
+    RawDb raw(dir.db());
+    CHECK(raw.scalar("SELECT max(version) FROM schema_version") == "1");
+    raw.exec("PRAGMA foreign_keys = ON");
+    raw.exec(
+        "INSERT INTO cas VALUES ('root', NULL, 'root-ca', 'CN=R', '01', 'file:k', 'aa', 'bb', 0, "
+        "100, 'active', NULL, 0)");
+    raw.exec(
+        "INSERT INTO certificates VALUES ('root', '0a', 'dev-1', 'device', NULL, 'CN=d', 0, 100, "
+        "'cc', 'issued', NULL, x'3003020101', 0, 0)");
+    raw.exec(
+        "INSERT INTO certificates VALUES ('root', '0b', 'dev-2', 'device', NULL, 'CN=d', 0, 100, "
+        "'cc', 'reserved', NULL, NULL, 0, 0)");
+  }
+  auto store = pki::open_store(dir.db());
+  CHECK(store->schema_version() == 2);
+  const auto a = store->find_cert("root", "0a");
+  REQUIRE(a);
+  CHECK(a->status == pki::CertStatus::issued);
+  CHECK(a->der == kDer);
+  CHECK(a->batch_index == -1);
+  CHECK(store->find_cert("root", "0b")->status == pki::CertStatus::reserved);
+  RawDb raw(dir.db());
+  CHECK(raw.scalar("PRAGMA integrity_check") == "ok");
+  CHECK(raw.scalar("PRAGMA foreign_key_check") == "");
+  // The rebuilt table keeps its keys: a serial is still never reused.
+  require_error([&] { store->reserve(make_cert("root", "0a", "dev-9"), at(t0)); },
+                pki::ErrorCode::conflict, "serial 0a already used");
 }
 
 TEST_CASE("a store written by a newer devpki is refused") {
@@ -772,4 +811,49 @@ TEST_CASE("batches: live devices among a list") {
   CHECK(f.store->live_devices("issuing", "device", ids, t0 + 2h) ==
         std::vector<std::string>{"dev-1", "dev-2"});
   CHECK(f.store->live_devices("root", "device", ids, t0 + 2h).empty());
+}
+
+TEST_CASE("batches: large chunks (several rows per statement) keep the same rules") {
+  Fixture f;
+  f.store->create_batch(make_batch("b1", 70));
+  f.store->reserve(make_cert("issuing", "ff45", "other"), at(t0));  // a serial taken outside
+  auto rows_with = [](std::int64_t from, std::int64_t n) {
+    std::vector<pki::CertRecord> rows;
+    for (std::int64_t i = from; i < from + n; ++i) {
+      char serial[8];
+      std::snprintf(serial, sizeof serial, "ff%02x", static_cast<unsigned>(i));
+      rows.push_back(batch_cert(serial, i));
+    }
+    return rows;
+  };
+  // Row 69 (serial ff45) collides inside the third group of 32: nothing of the chunk stays.
+  auto rows = rows_with(0, 70);
+  require_error([&] { f.store->reserve_chunk(rows, at(t0)); }, pki::ErrorCode::conflict,
+                "serial ff45 already used");
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::reserved}).empty());
+  // Row 40 (in the second group) collides with a live device of its own position.
+  rows = rows_with(0, 69);
+  const std::vector<pki::CertRecord> one = {rows[40]};
+  f.store->reserve_chunk(one, at(t0));
+  rows[40].serial_hex = "aa40";
+  require_error([&] { f.store->reserve_chunk(rows, at(t0, false)); }, pki::ErrorCode::conflict,
+                "already has a live certificate");
+  const std::vector<std::string> drop = {"ff28"};
+  f.store->abandon_chunk("b1", "issuing", drop, 0, t0);
+  f.store->reserve_chunk(rows, at(t0, false));
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::reserved}).size() == 69);
+  // Commit all 69 rows: two statements of 32 and five single rows.
+  std::vector<pki::Store::IssuedDer> issued;
+  for (const auto& r : rows)
+    issued.push_back({r.serial_hex, kDer});
+  // One of them is not reserved (ff28 was abandoned, not re-reserved): all or nothing.
+  auto bad = issued;
+  bad[3].serial_hex = "ff28";
+  require_error([&] { f.store->commit_chunk("b1", "issuing", bad, {}, 5, t0); },
+                pki::ErrorCode::conflict, "certificate ff28 from CA issuing is not reserved");
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::issued}).empty());
+  f.store->commit_chunk("b1", "issuing", issued, {}, 5, t0);
+  CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::issued}).size() == 69);
+  CHECK(f.store->find_cert("issuing", "aa40")->der == kDer);
+  CHECK(f.store->find_cert("issuing", "ff44")->batch_index == 68);
 }

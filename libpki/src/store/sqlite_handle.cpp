@@ -34,6 +34,11 @@ Statement& Statement::bind(int i, std::int64_t value) {
   return *this;
 }
 
+Statement& Statement::bind_null(int i) {
+  check(m_db, sqlite3_bind_null(m_stmt, i), m_what);
+  return *this;
+}
+
 Statement& Statement::bind_blob(int i, std::span<const std::uint8_t> bytes) {
   // sqlite3_bind_blob64 with a null pointer binds NULL, not an empty blob.
   const int rc = bytes.empty()

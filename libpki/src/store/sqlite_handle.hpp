@@ -61,6 +61,7 @@ class Statement {
     return bind(i, std::int64_t{t.time_since_epoch().count()});
   }
   Statement& bind_blob(int i, std::span<const std::uint8_t> bytes);
+  Statement& bind_null(int i);
   // Empty means "none": stored as NULL, so foreign keys and IS NULL work.
   Statement& bind_optional(int i, std::string_view text);
   Statement& bind_optional_blob(int i, const std::vector<std::uint8_t>& bytes);

@@ -13,6 +13,8 @@ int stored_schema_version(sqlite3* db);
 
 // Brings the database up to latest_schema_version(), one migration per
 // IMMEDIATE transaction. Error(store) if the file is newer than this build.
-void migrate(sqlite3* db);
+// `target` (tests only) stops at an older version, to build the stores an
+// older devpki wrote.
+void migrate(sqlite3* db, int target = 0);
 
 }  // namespace pki::sqlite

@@ -66,6 +66,10 @@ class SqliteStore final : public Store {
  private:
   // A cached prepared statement, reset when the returned Statement dies.
   sqlite::Statement statement(const std::string& sql, std::string_view what);
+  // The same for the per-row statements of a batch chunk: `slot` keeps the
+  // handle, so the SQL text is neither built nor hashed once per row.
+  sqlite::Statement hot(sqlite3_stmt*& slot, const char* sql_head, const char* sql_tail,
+                        std::string_view what);
   // reserved -> `to`, shared by commit_issued and abandon.
   void finish_reserved(std::string_view issuer, std::string_view serial_hex, CertStatus to,
                        const std::vector<std::uint8_t>* der, TimePoint now, std::string_view what);
@@ -73,12 +77,25 @@ class SqliteStore final : public Store {
   // The live-duplicate check of reserve(): throws Error(conflict).
   void refuse_live_duplicate(const CertRecord& rec, TimePoint now);
   void insert_reserved(const CertRecord& rec, TimePoint now);
+  static void bind_reserved(sqlite::Statement& st, int base, const CertRecord& rec, TimePoint now);
+  static constexpr std::size_t kRowsPerInsert = 32;
+  static constexpr std::size_t kInsertParams = 12;
+  static std::string multi_insert_sql();
+  static std::string multi_commit_sql();
   void set_batch_position(std::string_view batch_id, std::uint64_t position, TimePoint now);
 
   std::string m_path;
   sqlite::DbPtr m_db;
   // Declared after m_db so the statements are finalized before the close.
   std::unordered_map<std::string, sqlite::StmtPtr> m_statements;
+  // Borrowed from m_statements (see hot()).
+  sqlite3_stmt* m_live_probe = nullptr;
+  sqlite3_stmt* m_insert = nullptr;
+  sqlite3_stmt* m_commit_row = nullptr;
+  sqlite3_stmt* m_abandon_row = nullptr;
+  sqlite3_stmt* m_insert_many = nullptr;
+  sqlite3_stmt* m_commit_many = nullptr;
+  sqlite3_stmt* m_probe_reserved = nullptr;
 };
 
 }  // namespace pki
