@@ -3,9 +3,9 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the external verifiers)
 set -euo pipefail
 want=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libcli11-dev doctest-dev
-      libsqlite3-dev nlohmann-json3-dev openssl)
+      libsqlite3-dev nlohmann-json3-dev openssl jq)
 if [ "${1:-build}" = test ]; then
-  want+=(gnutls-bin sqlite3 jq xxd)
+  want+=(gnutls-bin sqlite3 xxd)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -276,20 +276,6 @@ void SqliteStore::refuse_live_duplicate(const CertRecord& rec, TimePoint now) {
   }
 }
 
-std::string SqliteStore::multi_commit_sql() {
-  // UPDATE .. FROM (VALUES ..): one statement for kRowsPerInsert rows, each
-  // found by its primary key.
-  std::string sql = "updated_at = ?3 FROM (VALUES ";
-  for (std::size_t k = 0; k < kRowsPerInsert; ++k) {
-    sql += (k ? ", " : "");
-    sql += "(?" + std::to_string(4 + 2 * k) + ", ?" + std::to_string(5 + 2 * k) + ")";
-  }
-  sql +=
-      ") AS v WHERE certificates.issuer = ?1 AND certificates.serial_hex = v.column1"
-      " AND certificates.status = 'reserved' AND certificates.batch_id = ?2";
-  return sql;
-}
-
 std::string SqliteStore::multi_insert_sql() {
   std::string sql = std::string(kCertColumns) + ") VALUES ";
   for (std::size_t k = 0; k < kRowsPerInsert; ++k)
@@ -585,36 +571,8 @@ void SqliteStore::commit_chunk(std::string_view batch_id, std::string_view issue
                   "cannot mark " + cert_name(issuer, i.serial_hex) + " issued without its DER");
     }
   }
-  static const std::string kCommitTail = multi_commit_sql();
   Transaction tx(m_db.get(), Transaction::Kind::immediate, "committing a chunk");
-  std::size_t n = 0;
-  for (; n + kRowsPerInsert <= issued.size(); n += kRowsPerInsert) {
-    auto st = hot(m_commit_many, "UPDATE certificates SET status = 'issued', der = v.column2, ",
-                  kCommitTail.c_str(), "committing a chunk");
-    st.bind(1, issuer).bind(2, batch_id).bind(3, now);
-    for (std::size_t k = 0; k < kRowsPerInsert; ++k) {
-      st.bind(static_cast<int>(4 + 2 * k), issued[n + k].serial_hex);
-      st.bind_blob(static_cast<int>(5 + 2 * k), issued[n + k].der);
-    }
-    st.run();
-    if (static_cast<std::size_t>(sqlite3_changes(m_db.get())) != kRowsPerInsert) {
-      // Some row was not reserved: the row-at-a-time path below names it
-      // (the whole transaction is rolled back by the throw).
-      for (std::size_t k = 0; k < kRowsPerInsert; ++k) {
-        auto one = hot(
-            m_probe_reserved, "SELECT 1 FROM certificates WHERE issuer = ?1 AND serial_hex = ?2",
-            " AND batch_id = ?3 AND status = 'issued' AND updated_at = ?4", "committing a chunk");
-        one.bind(1, issuer).bind(2, issued[n + k].serial_hex).bind(3, batch_id).bind(4, now);
-        if (!one.step()) {
-          throw Error(ErrorCode::conflict, cert_name(issuer, issued[n + k].serial_hex) +
-                                               " is not reserved in batch " +
-                                               std::string(batch_id));
-        }
-      }
-      throw Error(ErrorCode::conflict, "a row of the chunk was committed twice");
-    }
-  }
-  for (const auto& i : issued.subspan(n)) {
+  for (const auto& i : issued) {
     auto st =
         hot(m_commit_row, "UPDATE certificates SET status = 'issued', der = ?3, updated_at = ?4",
             " WHERE issuer = ?1 AND serial_hex = ?2 AND status = 'reserved' AND batch_id = ?5",

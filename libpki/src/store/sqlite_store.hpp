@@ -81,7 +81,6 @@ class SqliteStore final : public Store {
   static constexpr std::size_t kRowsPerInsert = 32;
   static constexpr std::size_t kInsertParams = 12;
   static std::string multi_insert_sql();
-  static std::string multi_commit_sql();
   void set_batch_position(std::string_view batch_id, std::uint64_t position, TimePoint now);
 
   std::string m_path;
@@ -94,8 +93,6 @@ class SqliteStore final : public Store {
   sqlite3_stmt* m_commit_row = nullptr;
   sqlite3_stmt* m_abandon_row = nullptr;
   sqlite3_stmt* m_insert_many = nullptr;
-  sqlite3_stmt* m_commit_many = nullptr;
-  sqlite3_stmt* m_probe_reserved = nullptr;
 };
 
 }  // namespace pki
