@@ -297,10 +297,10 @@ class Engine {
     m_req.out = fs::absolute(m_req.out);
     if (m_req.source == BatchSource::count) m_req.count = m_total;
 
-    std::error_code ec;
-    const bool out_existed = fs::exists(m_req.out, ec);
-    m_sink = batch::open_sink(
-        batch::SinkOptions{m_req.out, m_req.format, m_chain_pem, m_secrets.p12_passphrase, false});
+    // The batch row first, then the directory: a crash in between leaves a
+    // batch that --resume finishes (it creates the directory when nothing
+    // was committed yet), never a directory no command will reuse.
+    batch::check_new_output_dir(m_req.out);
     BatchRecord rec;
     rec.id = m_req.batch_id;
     rec.ca = m_req.ca;
@@ -310,20 +310,9 @@ class Engine {
     rec.params = json_text(params_json(m_req, fingerprint));
     rec.out_dir = m_req.out.string();
     rec.created_at = m_now;
-    try {
-      m_home.store().create_batch(rec);
-    } catch (...) {
-      // The sink wrote chain.pem (and an empty devices.jsonl) into a directory
-      // that was new or empty: leave it as it was.
-      m_sink.reset();
-      if (out_existed) {
-        for (fs::directory_iterator it(m_req.out, ec), end; !ec && it != end; it.increment(ec))
-          fs::remove_all(it->path(), ec);
-      } else {
-        fs::remove_all(m_req.out, ec);
-      }
-      throw;
-    }
+    m_home.store().create_batch(rec);
+    m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
+                                                 m_secrets.p12_passphrase, false, false});
     audit("batch.create", Json{{"ca", m_req.ca},
                                {"profile", m_profile.name},
                                {"count", m_total},
@@ -346,8 +335,13 @@ class Engine {
     }
     auto src = open_source(m_req);
     prepare_templates(*src);
-    m_sink = batch::open_sink(
-        batch::SinkOptions{m_req.out, m_req.format, m_chain_pem, m_secrets.p12_passphrase, true});
+    bool committed_any = b.position != 0;
+    m_home.store().for_each_batch_cert(b.id, kDone, false, [&](const CertRecord&) {
+      committed_any = true;
+      return false;
+    });
+    m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
+                                                 m_secrets.p12_passphrase, true, !committed_any});
     reconcile(b);
     // What is already done: issued rows and recorded rejects.
     m_done.assign(m_total, false);

@@ -815,6 +815,15 @@ bool collides_with_batch_files(BatchFormat f, std::string_view device_id) {
   return false;
 }
 
+void check_new_output_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  const auto st = stdfs::symlink_status(dir, ec);
+  if (!stdfs::exists(st)) return;
+  if (!stdfs::is_directory(st) || !stdfs::is_empty(dir, ec) || ec) {
+    throw Error(ErrorCode::conflict, "output directory " + dir.string() + " is not empty");
+  }
+}
+
 std::unique_ptr<OutputSink> open_sink(const SinkOptions& opts) {
   if (opts.format == BatchFormat::p12 && (!opts.p12_passphrase || opts.p12_passphrase->empty())) {
     throw Error(ErrorCode::invalid_input, "p12 output needs a passphrase");
@@ -823,11 +832,10 @@ std::unique_ptr<OutputSink> open_sink(const SinkOptions& opts) {
   const stdfs::path chain = dir / kChainFile;
   std::error_code ec;
   const auto st = stdfs::symlink_status(dir, ec);
-  if (!opts.resume) {
+  const bool create = !opts.resume || (opts.create_missing && !stdfs::exists(st));
+  if (create) {
     if (stdfs::exists(st)) {
-      if (!stdfs::is_directory(st) || !stdfs::is_empty(dir, ec) || ec) {
-        throw Error(ErrorCode::conflict, "output directory " + dir.string() + " is not empty");
-      }
+      check_new_output_dir(dir);
     } else {
       if (dir.has_parent_path()) {
         stdfs::create_directories(dir.parent_path(), ec);

@@ -82,7 +82,15 @@ struct SinkOptions {
   std::string chain_pem;                      // written once as DIR/chain.pem by open_sink()
   std::optional<std::string> p12_passphrase;  // required for p12
   bool resume = false;  // false: DIR must not exist or be empty (Error(conflict) otherwise)
+  // resume: create DIR when it is missing. Only for a batch that has
+  // committed nothing yet (a crash between recording the batch and creating
+  // its directory); otherwise a missing DIR is Error(not_found).
+  bool create_missing = false;
 };
+
+// The check open_sink() makes for a new batch, without writing anything:
+// Error(conflict) unless `dir` does not exist or is an empty directory.
+void check_new_output_dir(const std::filesystem::path& dir);
 
 // Whether `device_id` (already a valid id) would name one of DIR's own files
 // in this format (pem: DIR/chain.pem, DIR/manifest.jsonl, ...). The engine
