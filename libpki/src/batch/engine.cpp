@@ -420,11 +420,15 @@ class Engine {
     m_abandoned = abandoned.size();
   }
 
-  const fastpath::CertTemplate& template_for(KeyAlgorithm alg, const CertificateSpec& spec) {
+  // The template for this key type; `make_spec` (a full prototype spec,
+  // which copies the profile) runs only for the first device of that type.
+  template <class MakeSpec>
+  const fastpath::CertTemplate& template_for(KeyAlgorithm alg, const MakeSpec& make_spec) {
     std::lock_guard lock(m_template_mutex);
     auto it = m_templates.find(alg);
     if (it == m_templates.end()) {
-      it = m_templates.emplace(alg, std::make_unique<fastpath::CertTemplate>(m_authority, spec))
+      it = m_templates
+               .emplace(alg, std::make_unique<fastpath::CertTemplate>(m_authority, make_spec()))
                .first;
     }
     return *it->second;
@@ -448,10 +452,12 @@ class Engine {
         it.sans = build_sans(m_profile, csr.sans(), vars);
         it.spki_der = csr.public_key().spki_der();
         it.spki_sha256 = ossl::hex(ossl::sha256(it.spki_der));
-        CertificateSpec spec = base_spec(vars);
-        spec.sans = it.sans;
-        spec.public_key = csr.public_key();
-        it.tmpl = &template_for(it.alg, spec);
+        it.tmpl = &template_for(it.alg, [&] {
+          CertificateSpec spec = base_spec(vars);
+          spec.sans = it.sans;
+          spec.public_key = csr.public_key();
+          return spec;
+        });
       } catch (const Error& e) {
         if (e.code() == ErrorCode::internal || e.code() == ErrorCode::store) throw;
         it.rejected = true;
