@@ -356,3 +356,26 @@ TEST_CASE("resume after a crash: delivered reservations commit, undelivered ones
   CHECK(f.sql("SELECT state FROM batches WHERE id = 'k1'") == "complete");
   CHECK(serials_before.size() > 0);
 }
+
+TEST_CASE("a resumed batch refuses a changed input and says how to finish it") {
+  Fixture f;
+  const fs::path csv = f.dir.path() / "ids.csv";
+  std::ofstream(csv) << "device_id\nD-1\nD-2\n";
+  BatchRequest req = f.count_request(0, "csv-out");
+  req.source = BatchSource::ids;
+  req.input = csv;
+  req.batch_id = "c2";
+  CHECK(run_batch(f.home, req, f.secrets, f.clock).issued == 2);
+  f.sql("UPDATE batches SET state = 'running' WHERE id = 'c2'");
+  std::ofstream(csv) << "device_id\nD-1\nD-3\n";
+  require_error([&] { resume_batch(f.home, "c2", f.secrets, f.clock); }, ErrorCode::conflict,
+                "changed since the batch started");
+  require_error([&] { resume_batch(f.home, "c2", f.secrets, f.clock); }, ErrorCode::conflict,
+                "`devpki-mint --resume c2` finishes it");
+  // The original input back: the batch finishes, issuing nothing new.
+  std::ofstream(csv) << "device_id\nD-1\nD-2\n";
+  const auto r = resume_batch(f.home, "c2", f.secrets, f.clock);
+  CHECK(r.issued == 0);
+  CHECK(r.already == 2);
+  CHECK(r.state == BatchState::complete);
+}

@@ -204,10 +204,15 @@ Exit run_mint(const MintOptions& o, const GlobalOptions& g) {
   ProgressBar bar(!g.json && ProgressBar::stderr_is_terminal());
   const pki::ProgressFn progress = [&bar](const pki::BatchProgress& p) { bar.update(p); };
   const pki::SystemClock clock;
-  const pki::BatchResult res =
-      req ? pki::run_batch(home, *req, secrets, clock, progress)
-          : pki::resume_batch(home, o.resume, secrets, clock,
-                              o.threads_opt->count() > 0 ? o.threads : 0, progress);
+  pki::BatchResult res;
+  try {
+    res = req ? pki::run_batch(home, *req, secrets, clock, progress)
+              : pki::resume_batch(home, o.resume, secrets, clock,
+                                  o.threads_opt->count() > 0 ? o.threads : 0, progress);
+  } catch (...) {
+    bar.clear();  // the error message then starts on a clean line
+    throw;
+  }
   bar.clear();
 
   for (const auto& f : res.warnings.items())

@@ -311,6 +311,10 @@ class Engine {
     rec.out_dir = m_req.out.string();
     rec.created_at = m_now;
     m_home.store().create_batch(rec);
+    return resumable([&] { return continue_start(*src); });
+  }
+
+  BatchResult continue_start(DeviceSource& src) {
     m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
                                                  m_secrets.p12_passphrase, false, false});
     audit("batch.create", Json{{"ca", m_req.ca},
@@ -320,10 +324,14 @@ class Engine {
                                {"format", std::string(to_string(m_req.format))},
                                {"out", m_req.out.string()}});
     m_done.assign(m_total, false);
-    return run(*src);
+    return run(src);
   }
 
   BatchResult resume(const BatchRecord& b) {
+    return resumable([&] { return resume_inner(b); });
+  }
+
+  BatchResult resume_inner(const BatchRecord& b) {
     m_total = b.count;
     check_request();
     const auto params = Json::parse(b.params, nullptr, false);
@@ -592,6 +600,19 @@ class Engine {
       chunk.push_back(std::move(it));
     }
     return !chunk.empty();
+  }
+
+  // Once the batch exists, a failure leaves it running: say how to finish it
+  // (with a generated id, the user may not know it).
+  template <class F>
+  BatchResult resumable(const F& f) {
+    try {
+      return f();
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string(e.what()) + " (batch " + m_req.batch_id +
+                                " is left running; `devpki-mint --resume " + m_req.batch_id +
+                                "` finishes it)");
+    }
   }
 
   BatchResult run(DeviceSource& src) {
