@@ -379,3 +379,34 @@ TEST_CASE("a resumed batch refuses a changed input and says how to finish it") {
   CHECK(r.already == 2);
   CHECK(r.state == BatchState::complete);
 }
+
+TEST_CASE("a subject value the profile refuses, on any line of the input, refuses the batch") {
+  Fixture f;
+  std::ofstream(f.home.profiles_dir() / "device-model.yaml") << "name: device-model\n"
+                                                                "validity: 1y\n"
+                                                                "keys: [ec-p256]\n"
+                                                                "subject:\n"
+                                                                "  - O: Acme\n"
+                                                                "  - OU: \"{model}\"\n"
+                                                                "  - CN: \"{device_id}\"\n"
+                                                                "key_usage: [digitalSignature]\n"
+                                                                "extended_key_usage: [clientAuth]\n"
+                                                                "basic_constraints: {ca: false}\n";
+  const fs::path csv = f.dir.path() / "models.csv";
+  {
+    std::ofstream out(csv);
+    out << "device_id,model\n";
+    for (int i = 1; i <= 2500; ++i)
+      out << "M-" << i << ",model-" << (i == 2345 ? std::string(80, 'x') : std::to_string(i))
+          << "\n";
+  }
+  BatchRequest req = f.count_request(0, "models-out");
+  req.profile = "device-model";
+  req.source = BatchSource::ids;
+  req.input = csv;
+  require_error([&] { run_batch(f.home, req, f.secrets, f.clock); }, ErrorCode::invalid_input,
+                "device M-2345 (position 2345)");
+  CHECK_FALSE(fs::exists(req.out));
+  CHECK(f.sql("SELECT count(*) FROM batches") == "0");
+  CHECK(f.sql("SELECT count(*) FROM certificates WHERE device_id LIKE 'M-%'") == "0");
+}

@@ -233,8 +233,25 @@ class Engine {
       live.insert(live.end(), found.begin(), found.end());
       pending.clear();
     };
+    // The subject and profile SANs of every device are built now, so a value
+    // the profile refuses (a CSV column too long for its attribute, say)
+    // refuses the batch before anything is signed. Pattern ids share their
+    // shape, so the first and the last stand for all of them.
+    const auto check_names = [&](const DeviceInput& dev) {
+      try {
+        const auto vars = device_vars(dev);
+        build_subject(m_profile, vars);
+        build_sans(m_profile, {}, vars);
+      } catch (const Error& e) {
+        throw Error(e.code(), "device " + dev.device_id + " (position " +
+                                  std::to_string(dev.index + 1) + "): " + e.what());
+      }
+    };
     DeviceInput d;
+    DeviceInput last;
     while (src.next(d, false)) {
+      if (m_req.source != BatchSource::count || n == 0) check_names(d);
+      if (m_req.source == BatchSource::count) last = d;
       ++n;
       if (need_seen && !seen.insert(d.device_id).second) {
         throw Error(ErrorCode::invalid_input, "device id " + d.device_id +
@@ -253,6 +270,7 @@ class Engine {
     }
     flush();
     if (n == 0) throw Error(ErrorCode::invalid_input, "the batch input lists no devices");
+    if (m_req.source == BatchSource::count) check_names(last);
     if (!live.empty()) {
       std::string sample;
       for (std::size_t i = 0; i < live.size() && i < 5; ++i)
