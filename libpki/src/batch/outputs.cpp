@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
@@ -413,6 +414,11 @@ class JsonlSink final : public SinkBase {
     }
     std::string buf;
     buf.reserve(estimate);
+    // The buffer holds the chunk's private keys: wiped however this returns.
+    struct Wipe {
+      std::string& s;
+      ~Wipe() { OPENSSL_cleanse(s.data(), s.size()); }
+    } wipe{buf};
     for (const auto& d : chunk) {
       buf += "{\"device_id\":";
       append_json_string(buf, d.device_id);
