@@ -734,7 +734,7 @@ TEST_CASE("batches: a chunk is reserved whole or not at all") {
         std::vector<std::string>{"0a:0:reserved", "0b:1:reserved", "0d:2:reserved"});
 }
 
-TEST_CASE("batches: a batch position holds at most one live certificate") {
+TEST_CASE("batches: a batch position holds at most one certificate that is not abandoned") {
   Fixture f;
   f.store->create_batch(make_batch("b1"));
   const std::vector<pki::CertRecord> first = {batch_cert("0a", 0)};

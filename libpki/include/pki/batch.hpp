@@ -8,8 +8,8 @@
 // transaction, which also records the output position). After a crash,
 // resume_batch() first reconciles the reserved rows with the outputs (present
 // and matching: issued; otherwise abandoned and their partial outputs
-// removed), then issues what is missing. The store enforces at most one live
-// certificate per (batch, device index).
+// removed), then issues what is missing. The store enforces at most one
+// certificate that is not abandoned per (batch, device index).
 #pragma once
 
 #include <cstdint>

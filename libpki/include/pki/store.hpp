@@ -142,8 +142,8 @@ class Store {
 
   // The batch protocol, a chunk per transaction. reserve_chunk: every row
   // reserved, or none (Error(conflict) naming the first serial or live
-  // duplicate that failed; a (batch_id, batch_index) that already has a
-  // reserved or issued row is a conflict too).
+  // duplicate that failed; a (batch_id, batch_index) that already has a row
+  // that is not abandoned is a conflict too).
   virtual void reserve_chunk(std::span<const CertRecord> rows, const ReserveOptions& opts) = 0;
   // Marks the chunk's rows issued with their DER, records the chunk's
   // rejects and sets the batch's output position, in one transaction.

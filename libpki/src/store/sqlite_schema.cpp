@@ -101,8 +101,9 @@ CREATE TABLE crl_numbers (
 );
 )sql",
     // v2: batches (devpki-mint). A certificate knows its position in its
-    // batch; a batch position holds at most one live certificate (what makes
-    // a resumed batch unable to issue a device twice); rejects are stored
+    // batch; a batch position holds at most one certificate that is not
+    // abandoned (what makes a resumed batch unable to issue a device twice);
+    // rejects are stored
     // with the chunk that found them, so rejects.jsonl matches the store
     // after any crash; the batch records the output position of its last
     // committed chunk.
