@@ -103,10 +103,9 @@ CREATE TABLE crl_numbers (
     // v2: batches (devpki-mint). A certificate knows its position in its
     // batch; a batch position holds at most one certificate that is not
     // abandoned (what makes a resumed batch unable to issue a device twice);
-    // rejects are stored
-    // with the chunk that found them, so rejects.jsonl matches the store
-    // after any crash; the batch records the output position of its last
-    // committed chunk.
+    // rejects are stored with the chunk that found them, so rejects.jsonl
+    // matches the store after any crash; the batch records the output
+    // position of its last committed chunk.
     //
     // The certificates table is rebuilt (SQLite's documented procedure for a
     // changed CHECK): v1 wrote `status IN (...)`, which SQLite evaluates
