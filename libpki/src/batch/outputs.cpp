@@ -72,9 +72,8 @@ constexpr std::size_t kMaxSmallFile = 1u << 20;  // a PEM or .p12 of one device
 constexpr std::size_t kMaxLine = 1u << 20;       // one devices.jsonl line
 constexpr std::size_t kIoBuffer = 1u << 20;
 
-Error io_error(const std::string& what, const stdfs::path& p, int err) {
-  return Error(ErrorCode::io, what + " " + p.string() + ": " + std::strerror(err));
-}
+using fs::io_error;
+using fs::write_all;
 
 // ---- temporary files --------------------------------------------------------
 
@@ -162,17 +161,6 @@ class Fd {
  private:
   int m_fd = -1;
 };
-
-void write_all(int fd, std::string_view content, const stdfs::path& file) {
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw io_error("cannot write", file, errno);
-    }
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 void close_checked(Fd& fd, const stdfs::path& file) {
   if (::close(fd.release()) != 0) throw io_error("cannot close", file, errno);

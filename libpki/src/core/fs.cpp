@@ -22,9 +22,8 @@ namespace pki {
 
 namespace {
 
-Error io_error(const std::string& what, const std::filesystem::path& file, int err) {
-  return Error(ErrorCode::io, what + " " + file.string() + ": " + std::strerror(err));
-}
+using fs::io_error;
+using fs::write_all;
 
 Error exists_error(const std::filesystem::path& file) {
   return Error(ErrorCode::conflict, file.string() + " exists; use --force to replace it");
@@ -54,17 +53,6 @@ class TempFile {
   std::filesystem::path m_path;
   int m_fd;
 };
-
-void write_all(int fd, std::string_view content, const std::filesystem::path& file) {
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw io_error("cannot write", file, errno);
-    }
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 // Without RENAME_NOREPLACE a file created between an existence check and
 // rename() would be silently replaced.
@@ -98,6 +86,21 @@ void fsync_directory(const std::filesystem::path& dir) {
 }  // namespace pki
 
 namespace pki::fs {
+
+Error io_error(const std::string& what, const std::filesystem::path& file, int err) {
+  return Error(ErrorCode::io, what + " " + file.string() + ": " + std::strerror(err));
+}
+
+void write_all(int fd, std::string_view content, const std::filesystem::path& file) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error("cannot write", file, errno);
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
 
 void write_file_atomic(const std::filesystem::path& file, std::string_view content, unsigned mode,
                        bool overwrite) {

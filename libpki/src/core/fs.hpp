@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "pki/error.hpp"
 
 namespace pki::fs {
 
@@ -21,5 +24,10 @@ void check_writable(const std::filesystem::path& file, bool overwrite);
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& file, std::size_t max_bytes);
 std::string read_text(const std::filesystem::path& file, std::size_t max_bytes);
+
+// Error(io) "<what> <file>: <strerror(err)>".
+Error io_error(const std::string& what, const std::filesystem::path& file, int err);
+// write(2) until all of `content` is written (EINTR retried); Error(io) otherwise.
+void write_all(int fd, std::string_view content, const std::filesystem::path& file);
 
 }  // namespace pki::fs
