@@ -359,6 +359,26 @@ TEST_CASE("pem: reconcile after a crash") {
   CHECK(sink->reconcile(0, rows(again)).delivered == std::vector<bool>{true, true});
 }
 
+TEST_CASE("pem: with keys generated here, a device without its key.pem is not delivered") {
+  test::TempDir tmp;
+  const TestCa ca;
+  const auto dir = tmp.path() / "out";
+  const std::vector<Device> devs{make_device(ca, "ACME-1", "0a"), make_device(ca, "ACME-2", "0b")};
+  {
+    auto sink = open_sink(options(dir, BatchFormat::pem, ca));
+    sink->deliver(deliveries(devs));
+  }
+  // A power cut may persist the rename of cert.pem but not that of key.pem.
+  stdfs::remove(dir / "ACME-2" / "key.pem");
+  auto opts = options(dir, BatchFormat::pem, ca, true);
+  opts.device_keys = true;
+  auto sink = open_sink(opts);
+  const auto r = sink->reconcile(0, rows(devs));
+  CHECK(r.delivered == std::vector<bool>{true, false});
+  CHECK(stdfs::exists(dir / "ACME-1" / "key.pem"));
+  CHECK_FALSE(stdfs::exists(dir / "ACME-2"));
+}
+
 TEST_CASE("p12: one file per device, readable with the passphrase") {
   test::TempDir tmp;
   const TestCa ca;

@@ -334,7 +334,8 @@ class Engine {
 
   BatchResult continue_start(DeviceSource& src) {
     m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
-                                                 m_secrets.p12_passphrase, false, false});
+                                                 m_secrets.p12_passphrase, false, false,
+                                                 m_req.source != BatchSource::csrs});
     audit("batch.create", Json{{"ca", m_req.ca},
                                {"profile", m_profile.name},
                                {"count", m_total},
@@ -367,7 +368,8 @@ class Engine {
       return false;
     });
     m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
-                                                 m_secrets.p12_passphrase, true, !committed_any});
+                                                 m_secrets.p12_passphrase, true, !committed_any,
+                                                 m_req.source != BatchSource::csrs});
     reconcile(b);
     // What is already done: issued rows and recorded rejects.
     m_done.assign(m_total, false);

@@ -368,11 +368,13 @@ void remove_all_checked(const stdfs::path& p) {
 
 class SinkBase : public OutputSink {
  public:
-  explicit SinkBase(const SinkOptions& opts) : m_dir(opts.dir), m_chain(opts.chain_pem) {}
+  explicit SinkBase(const SinkOptions& opts)
+      : m_dir(opts.dir), m_chain(opts.chain_pem), m_device_keys(opts.device_keys) {}
 
  protected:
   stdfs::path m_dir;
   std::string m_chain;
+  bool m_device_keys = false;
   TempNamer m_namer;
 };
 
@@ -577,7 +579,7 @@ class PemSink final : public SinkBase {
       const CertRecord& row = reserved[i];
       if (row.device_id.empty()) continue;
       const stdfs::path dev = m_dir / row.device_id;
-      if (auto der = complete_device_der(dev, row); !der.empty()) {
+      if (auto der = complete_device_der(dev, row, m_device_keys); !der.empty()) {
         remove_temp_files(dev);
         mark_delivered(r, i, std::move(der));
       } else {
@@ -609,8 +611,9 @@ class PemSink final : public SinkBase {
 
   // The DER of cert.pem when the directory is the row's complete output, empty otherwise.
   static std::vector<std::uint8_t> complete_device_der(const stdfs::path& dev,
-                                                       const CertRecord& row) {
-    if (!regular_file_exists(dev / "cert.pem") || !regular_file_exists(dev / "chain.pem")) {
+                                                       const CertRecord& row, bool need_key) {
+    if (!regular_file_exists(dev / "cert.pem") || !regular_file_exists(dev / "chain.pem") ||
+        (need_key && !regular_file_exists(dev / "key.pem"))) {
       return {};
     }
     try {

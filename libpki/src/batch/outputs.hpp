@@ -86,6 +86,9 @@ struct SinkOptions {
   // committed nothing yet (a crash between recording the batch and creating
   // its directory); otherwise a missing DIR is Error(not_found).
   bool create_missing = false;
+  // Keys generated here (not CSR mode): a pem device without its key.pem is
+  // not delivered (a power cut may persist the renames out of order).
+  bool device_keys = false;
 };
 
 // The check open_sink() makes for a new batch, without writing anything:
