@@ -28,6 +28,7 @@
 #include "pki/error.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuance.hpp"
+#include "store/records.hpp"
 
 namespace pki {
 
@@ -725,19 +726,8 @@ void validate_request(const BatchRequest& r) {
   validate_ca_name(r.ca);
   if (r.profile.empty()) throw Error(ErrorCode::invalid_input, "a profile is required");
   if (r.out.empty()) throw Error(ErrorCode::invalid_input, "an output directory is required");
-  if (!r.batch_id.empty()) {
-    // Same rule as the store's, checked before anything runs.
-    const bool ok =
-        r.batch_id.size() <= 64 && std::isalnum(static_cast<unsigned char>(r.batch_id[0])) &&
-        std::all_of(r.batch_id.begin(), r.batch_id.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-        });
-    if (!ok) {
-      throw Error(ErrorCode::invalid_input,
-                  "invalid batch id '" + printable(r.batch_id) +
-                      "': use 1 to 64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
-    }
-  }
+  // The store's rule, checked before anything runs.
+  if (!r.batch_id.empty()) store::check_batch_id(r.batch_id);
   if (r.threads > 256) throw Error(ErrorCode::invalid_input, "--threads must be 1 to 256");
   if (r.chunk > 100000) throw Error(ErrorCode::invalid_input, "--chunk must be 1 to 100000");
   if (r.source == BatchSource::count && r.count == 0) {

@@ -1,9 +1,9 @@
 #include "store/records.hpp"
 
 #include <cctype>
-
 #include <string>
 
+#include "core/text.hpp"
 #include "pki/error.hpp"
 
 namespace pki::store {
@@ -64,7 +64,7 @@ void check_batch_id(std::string_view id) {
   for (const char c : id)
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   if (!ok) {
-    invalid("invalid batch id '" + std::string(id) +
+    invalid("invalid batch id '" + printable(id) +
             "': use 1 to 64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
   }
 }
