@@ -256,15 +256,20 @@ std::vector<CaRecord> SqliteStore::list_cas() {
   return out;
 }
 
+// "Does this device hold a live certificate": ?1 issuer, ?2 profile,
+// ?3 device id, ?4 now. Shared by reserve() and live_devices().
+Statement SqliteStore::live_probe() {
+  return hot(m_live_probe,
+             "SELECT 1 FROM certificates WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3",
+             " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4)) LIMIT 1",
+             "checking for a live certificate");
+}
+
 void SqliteStore::refuse_live_duplicate(const CertRecord& rec, TimePoint now) {
   {
     // The common case, answered from the index alone; the details below are
     // read only for the message.
-    auto probe =
-        hot(m_live_probe,
-            "SELECT 1 FROM certificates WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3",
-            " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4)) LIMIT 1",
-            "checking for a live certificate");
+    auto probe = live_probe();
     probe.bind(1, rec.issuer).bind(2, rec.profile).bind(3, rec.device_id).bind(4, now);
     if (!probe.step()) return;
   }
@@ -673,10 +678,7 @@ std::vector<std::string> SqliteStore::live_devices(std::string_view issuer,
   // One read transaction for all lookups (one snapshot, no per-query locking).
   Transaction tx(m_db.get(), Transaction::Kind::deferred, "checking for live certificates");
   std::vector<std::string> out;
-  auto st = statement(
-      "SELECT 1 FROM certificates WHERE issuer = ?1 AND profile = ?2 AND device_id = ?3"
-      " AND (status = 'reserved' OR (status = 'issued' AND not_after > ?4)) LIMIT 1",
-      "checking for live certificates");
+  auto st = live_probe();
   for (const auto& id : ids) {
     st.bind(1, issuer).bind(2, profile).bind(3, id).bind(4, now);
     if (st.step()) out.push_back(id);

@@ -74,6 +74,7 @@ class SqliteStore final : public Store {
   void finish_reserved(std::string_view issuer, std::string_view serial_hex, CertStatus to,
                        const std::vector<std::uint8_t>* der, TimePoint now, std::string_view what);
   bool ca_exists(std::string_view name);
+  sqlite::Statement live_probe();
   // The live-duplicate check of reserve(): throws Error(conflict).
   void refuse_live_duplicate(const CertRecord& rec, TimePoint now);
   void insert_reserved(const CertRecord& rec, TimePoint now);
