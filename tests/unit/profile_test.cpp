@@ -113,6 +113,8 @@ TEST_CASE("shipped profiles say what they are for") {
   CHECK(issuing.path_len == 0);
   CHECK(issuing.crl.next_update == 7 * 24h);
   CHECK(issuing.crl.delta_next_update == 24h);
+  CHECK(issuing.crl.freshest_crl ==
+        std::vector<std::string>{"http://pki.acme.example/crl/{ca}-delta.crl"});
 
   const auto idevid = load("device-idevid");
   CHECK(idevid.validity.forever);
@@ -214,6 +216,41 @@ TEST_CASE("defaults when optional keys are absent") {
   CHECK_FALSE(s.is_ca);
   CHECK_FALSE(s.rotation.enabled);
   CHECK(s.crl.next_update == 7 * 24h);
+}
+
+TEST_CASE("crl: freshest_crl parses, and needs delta CRLs") {
+  const std::string ca =
+      "name: t\n"
+      "validity: 1y\n"
+      "keys: [ec-p256]\n"
+      "key_usage: [keyCertSign, cRLSign]\n"
+      "basic_constraints: {ca: true}\n";
+  const auto s = pki::parse_profile(
+      ca + "crl: {next_update: 7d, delta_next_update: 1d, freshest_crl: "
+           "[\"http://pki.acme.example/crl/{ca}-delta.crl\", \"{base_url}/crl/{ca}-delta.crl\"]}\n",
+      "t.yaml");
+  CHECK(s.crl.freshest_crl == std::vector<std::string>{"http://pki.acme.example/crl/{ca}-delta.crl",
+                                                       "{base_url}/crl/{ca}-delta.crl"});
+  CHECK(validate_profile(s).empty());
+  CHECK(pki::parse_profile(ca, "t.yaml").crl.freshest_crl.empty());
+
+  // Line 8 holds freshest_crl in the block form.
+  const std::string no_delta = parse_error(ca +
+                                           "crl:\n"
+                                           "  next_update: 7d\n"
+                                           "  freshest_crl: [\"http://pki.acme.example/d.crl\"]\n");
+  CHECK(no_delta.find("t.yaml:8: crl.freshest_crl: ") != std::string::npos);
+  CHECK(no_delta.find("[crl.freshest_without_delta]") != std::string::npos);
+
+  const std::string bad_url = parse_error(ca +
+                                          "crl:\n"
+                                          "  delta_next_update: 1d\n"
+                                          "  freshest_crl: [\"ftp://pki.acme.example/d.crl\"]\n");
+  CHECK(bad_url.find("crl.freshest_crl[0]") != std::string::npos);
+  CHECK(bad_url.find("[crl.bad_url]") != std::string::npos);
+
+  CHECK(parse_error(ca + "crl: {freshest_crl: \"http://pki.acme.example/d.crl\"}\n")
+            .find("expected a list") != std::string::npos);
 }
 
 TEST_CASE("validity forever") {
@@ -480,6 +517,18 @@ TEST_CASE("validate_profile finds each contradiction") {
       {"signature_digest.unknown", ee([](P& s) { s.signature_digest = "sha1"; })},
       {"crl.zero", ca([](P& s) { s.crl.next_update = 0s; })},
       {"crl.delta_not_shorter", ca([](P& s) { s.crl.delta_next_update = s.crl.next_update; })},
+      {"crl.freshest_without_delta", ca([](P& s) {
+         s.crl.delta_next_update.reset();
+         s.crl.freshest_crl = {"http://pki.acme.example/crl/{ca}-delta.crl"};
+       })},
+      {"crl.bad_url", ca([](P& s) {
+         s.crl.delta_next_update = 24h;
+         s.crl.freshest_crl = {"ftp://pki.acme.example/{ca}-delta.crl"};
+       })},
+      {"crl.bad_url", ca([](P& s) {
+         s.crl.delta_next_update = 24h;
+         s.crl.freshest_crl = {"http:///no-host.crl"};
+       })},
       {"name.missing", ee([](P& s) { s.name.clear(); })},
       {"name.invalid", ee([](P& s) { s.name = "../etc"; })},
   };

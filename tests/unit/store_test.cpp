@@ -184,11 +184,11 @@ struct Fixture {
 TEST_CASE("open creates the schema at the latest version") {
   TempDir dir;
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 2);
+  CHECK(store->schema_version() == 3);
 
   RawDb raw(dir.db());
   for (const char* table : {"schema_version", "cas", "certificates", "audit", "batches",
-                            "revocations", "crl_numbers", "batch_rejects"}) {
+                            "revocations", "batch_rejects", "crls", "devices"}) {
     INFO(table);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                  "name = '") +
@@ -196,14 +196,16 @@ TEST_CASE("open creates the schema at the latest version") {
   }
   for (const char* index :
        {"certificates_issuer_profile_device", "certificates_device", "certificates_not_after",
-        "certificates_batch", "certificates_reserved"}) {
+        "certificates_batch", "certificates_reserved", "revocations_changes"}) {
     INFO(index);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                  "name = '") +
                      index + "'") == "1");
   }
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "2");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "3");
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_status'") == "0");
+  // v3 replaced crl_numbers (never written) with crls.
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'crl_numbers'") == "0");
 }
 
 TEST_CASE("reopening keeps the data and does not migrate again") {
@@ -213,13 +215,13 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
     store->add_ca(make_ca("root"));
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 2);
+  CHECK(store->schema_version() == 3);
   REQUIRE(store->find_ca("root").has_value());
   RawDb raw(dir.db());
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "2");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "3");
 }
 
-TEST_CASE("a v1 store (devpki before batches) migrates to v2 with its rows") {
+TEST_CASE("a v1 store (devpki before batches) migrates to the latest version with its rows") {
   TempDir dir;
   {
     sqlite3* db = nullptr;
@@ -242,7 +244,7 @@ TEST_CASE("a v1 store (devpki before batches) migrates to v2 with its rows") {
         "'cc', 'reserved', NULL, NULL, 0, 0)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 2);
+  CHECK(store->schema_version() == 3);
   const auto a = store->find_cert("root", "0a");
   REQUIRE(a);
   CHECK(a->status == pki::CertStatus::issued);
@@ -265,7 +267,7 @@ TEST_CASE("a store written by a newer devpki is refused") {
     raw.exec("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
   }
   require_error([&] { pki::open_store(dir.db()); }, pki::ErrorCode::store,
-                "store schema v99 is newer than this devpki (v2)");
+                "store schema v99 is newer than this devpki (v3)");
 }
 
 TEST_CASE("store URLs") {
@@ -856,4 +858,629 @@ TEST_CASE("batches: large chunks (several rows per statement) keep the same rule
   CHECK(statuses_of(*f.store, "b1", {pki::CertStatus::issued}).size() == 69);
   CHECK(f.store->find_cert("issuing", "aa40")->der == kDer);
   CHECK(f.store->find_cert("issuing", "ff44")->batch_index == 68);
+}
+
+// ---- revocation, CRLs, devices (schema v3) ------------------------------------
+
+namespace {
+
+// RFC 5280 5.3.1 codes, as the store keeps them.
+constexpr int kUnspecified = 0;
+constexpr int kKeyCompromise = 1;
+constexpr int kSuperseded = 4;
+constexpr int kCessation = 5;
+constexpr int kHold = 6;
+
+// Reserves and commits a certificate of `device` valid t0 .. not_after.
+void issue(pki::Store& store, const std::string& issuer, const std::string& serial,
+           const std::string& device, pki::TimePoint not_after = t0 + 24h * 365) {
+  auto rec = make_cert(issuer, serial, device);
+  rec.not_after = not_after;
+  store.reserve(rec, at(t0, false));
+  store.commit_issued(issuer, serial, kDer, t0);
+}
+
+pki::RevokeRequest req(const std::string& issuer, const std::string& serial, int reason,
+                       pki::TimePoint when) {
+  pki::RevokeRequest r;
+  r.issuer = issuer;
+  r.serial_hex = serial;
+  r.reason = reason;
+  r.revoked_at = when;
+  return r;
+}
+
+std::vector<pki::RevokeResult> revoke(pki::Store& store, std::vector<pki::RevokeRequest> reqs,
+                                      pki::TimePoint now) {
+  return store.revoke(reqs, now);
+}
+
+// "serial:reason[:released]" of each entry a scan reports, in its order.
+std::vector<std::string> entries_of(
+    const std::function<void(const std::function<void(const pki::RevocationRecord&)>&)>& scan) {
+  std::vector<std::string> out;
+  scan([&](const pki::RevocationRecord& r) {
+    out.push_back(r.serial_hex + ":" + std::to_string(r.reason) +
+                  (r.released_at ? ":released" : ""));
+  });
+  return out;
+}
+
+std::vector<std::string> revoked_list(pki::Store& store, const std::string& issuer,
+                                      pki::TimePoint at, std::int64_t* covered = nullptr) {
+  return entries_of([&](const auto& fn) {
+    const auto c = store.for_each_revoked(issuer, at, fn);
+    if (covered) *covered = c;
+  });
+}
+
+std::vector<std::string> changes_since(pki::Store& store, const std::string& issuer,
+                                       std::int64_t since, pki::TimePoint at,
+                                       std::int64_t* covered = nullptr) {
+  return entries_of([&](const auto& fn) {
+    const auto c = store.for_each_revocation_change(issuer, since, at, fn);
+    if (covered) *covered = c;
+  });
+}
+
+// Every row of the tables revocation and decommissioning touch, as text:
+// equal dumps mean equal content.
+std::string dump(const std::string& db) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  std::string out;
+  for (const char* table : {"certificates", "revocations", "devices", "crls", "audit"}) {
+    out += table;
+    out += ":\n";
+    sqlite3_stmt* st = nullptr;
+    const std::string sql = std::string("SELECT * FROM ") + table + " ORDER BY 1, 2";
+    REQUIRE(sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        out += std::to_string(sqlite3_column_type(st, c));
+        out += '=';
+        const auto* text = sqlite3_column_text(st, c);
+        if (text) out.append(reinterpret_cast<const char*>(text), sqlite3_column_bytes(st, c));
+        out += ',';
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+  return out;
+}
+
+std::vector<std::string> serials(const std::vector<pki::CertRecord>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows)
+    out.push_back(r.issuer + "/" + r.serial_hex);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a v2 store (devpki before revocation) migrates to v3 with its rows") {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+    pki::sqlite::migrate(db, 2);
+    sqlite3_close(db);
+  }
+  {
+    RawDb raw(dir.db());
+    CHECK(raw.scalar("SELECT max(version) FROM schema_version") == "2");
+    raw.exec("PRAGMA foreign_keys = ON");
+    raw.exec(
+        "INSERT INTO cas VALUES ('root', NULL, 'root-ca', 'CN=R', '01', 'file:k', 'aa', 'bb', 0, "
+        "1000, 'active', NULL, 0)");
+    raw.exec(
+        "INSERT INTO certificates (issuer, serial_hex, device_id, profile, batch_id, subject, "
+        "not_before, not_after, spki_sha256, status, output, der, created_at, updated_at, "
+        "batch_index) VALUES ('root', '0a', 'dev-1', 'device', NULL, 'CN=d', 0, 500, 'cc', "
+        "'issued', NULL, x'3003020101', 0, 0, NULL)");
+    raw.exec(
+        "INSERT INTO certificates (issuer, serial_hex, device_id, profile, batch_id, subject, "
+        "not_before, not_after, spki_sha256, status, output, der, created_at, updated_at, "
+        "batch_index) VALUES ('root', '0b', 'dev-2', 'device', NULL, 'CN=d', 0, 600, 'cc', "
+        "'revoked', NULL, x'3003020101', 0, 0, NULL)");
+    // No v2 devpki wrote revocations, but a row there is carried over.
+    raw.exec("INSERT INTO revocations VALUES ('root', '0b', 1, 100, 90)");
+  }
+  auto store = pki::open_store(dir.db());
+  CHECK(store->schema_version() == 3);
+  CHECK(store->find_cert("root", "0a")->status == pki::CertStatus::issued);
+  CHECK(store->find_cert("root", "0a")->der == kDer);
+  const auto r = store->find_revocation("root", "0b");
+  REQUIRE(r);
+  CHECK(r->reason == kKeyCompromise);
+  CHECK(r->revoked_at == pki::TimePoint{100s});
+  CHECK(r->invalidity_date == pki::TimePoint{90s});
+  CHECK(r->not_after == pki::TimePoint{600s});  // from the certificate
+  CHECK(r->prior_status == "issued");
+  CHECK(r->changed_seq == 1);
+  CHECK_FALSE(r->released_at);
+  std::int64_t covered = -1;
+  CHECK(revoked_list(*store, "root", pki::TimePoint{0s}, &covered) ==
+        std::vector<std::string>{"0b:1"});
+  CHECK(covered == 1);
+  CHECK(store->last_crl_number("root") == 0);
+  RawDb raw(dir.db());
+  CHECK(raw.scalar("PRAGMA integrity_check") == "ok");
+  CHECK(raw.scalar("PRAGMA foreign_key_check") == "");
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'crl_numbers'") == "0");
+  // The next revocation counts on from the carried-over entry.
+  const auto res =
+      revoke(*store, {req("root", "0a", kCessation, pki::TimePoint{200s})}, pki::TimePoint{200s});
+  CHECK(res[0].outcome == pki::RevokeOutcome::revoked);
+  CHECK(store->find_revocation("root", "0a")->changed_seq == 2);
+}
+
+TEST_CASE("revoke: each outcome, in request order, in one transaction") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "01", "dev-1");
+  issue(store, "issuing", "04", "dev-4", t0 + 24h * 30);
+  store.reserve(make_cert("issuing", "02", "dev-2"), at(t0));
+  store.reserve(make_cert("issuing", "03", "dev-3"), at(t0));
+  store.abandon("issuing", "03", t0);
+  {
+    // No store call supersedes yet (renewal will): set it the way it will be.
+    RawDb raw(f.dir.db());
+    raw.exec("UPDATE certificates SET status = 'superseded' WHERE serial_hex = '04'");
+  }
+  const auto when = t0 + 24h;
+  auto with_date = req("issuing", "01", kKeyCompromise, when);
+  with_date.invalidity_date = t0 + 12h;
+  const auto res =
+      revoke(store,
+             {with_date, req("issuing", "02", kKeyCompromise, when),
+              req("issuing", "03", kKeyCompromise, when), req("issuing", "99", 0, when),
+              req("root", "01", 0, when), req("issuing", "04", kSuperseded, when),
+              // Listed twice in one call: the first request revokes it.
+              req("issuing", "01", kUnspecified, when + 1s)},
+             when + 5s);
+  REQUIRE(res.size() == 7);
+  CHECK(res[0].outcome == pki::RevokeOutcome::revoked);
+  CHECK(res[0].reason == kKeyCompromise);
+  CHECK(res[0].revoked_at == when);
+  CHECK(res[0].device_id == "dev-1");
+  CHECK(res[0].not_after == t0 + 24h * 365);
+  CHECK(res[1].outcome == pki::RevokeOutcome::not_revocable);  // reserved
+  CHECK(res[2].outcome == pki::RevokeOutcome::not_revocable);  // abandoned
+  CHECK(res[3].outcome == pki::RevokeOutcome::not_found);
+  CHECK(res[4].outcome == pki::RevokeOutcome::not_found);  // another issuer's serial space
+  CHECK(res[5].outcome == pki::RevokeOutcome::revoked);
+  CHECK(res[5].not_after == t0 + 24h * 30);
+  CHECK(res[6].outcome == pki::RevokeOutcome::already_revoked);
+  CHECK(res[6].reason == kKeyCompromise);
+  CHECK(res[6].revoked_at == when);
+  CHECK(pki::to_string(res[6].outcome) == "already_revoked");
+
+  const auto c1 = store.find_cert("issuing", "01");
+  CHECK(c1->status == pki::CertStatus::revoked);
+  CHECK(c1->updated_at == when + 5s);
+  CHECK(store.find_cert("issuing", "02")->status == pki::CertStatus::reserved);
+  CHECK(store.find_cert("issuing", "03")->status == pki::CertStatus::abandoned);
+  const auto e1 = store.find_revocation("issuing", "01");
+  REQUIRE(e1);
+  CHECK(e1->invalidity_date == t0 + 12h);
+  CHECK(e1->prior_status == "issued");
+  CHECK(e1->not_after == t0 + 24h * 365);
+  const auto e4 = store.find_revocation("issuing", "04");
+  REQUIRE(e4);
+  CHECK(e4->prior_status == "superseded");
+  CHECK_FALSE(e4->invalidity_date);
+  CHECK(e1->changed_seq != e4->changed_seq);
+  CHECK(std::min(e1->changed_seq, e4->changed_seq) == 1);
+  CHECK(std::max(e1->changed_seq, e4->changed_seq) == 2);
+  CHECK_FALSE(store.find_revocation("issuing", "02"));
+
+  SUBCASE("revoking again leaves the entry as it was") {
+    const auto again = revoke(store, {req("issuing", "01", kCessation, when + 1h)}, when + 1h);
+    CHECK(again[0].outcome == pki::RevokeOutcome::already_revoked);
+    CHECK(again[0].reason == kKeyCompromise);
+    CHECK(again[0].revoked_at == when);
+    CHECK(again[0].device_id == "dev-1");
+    const auto e = store.find_revocation("issuing", "01");
+    CHECK(e->reason == kKeyCompromise);
+    CHECK(e->changed_seq == e1->changed_seq);
+    CHECK(store.find_cert("issuing", "01")->updated_at == when + 5s);
+  }
+  SUBCASE("a reason that is not a CRLReason is refused before anything is written") {
+    issue(store, "issuing", "05", "dev-5");
+    for (const int bad : {7, 8, -1, 11}) {
+      INFO(bad);
+      require_error(
+          [&] {
+            revoke(store, {req("issuing", "05", 0, when), req("issuing", "01", bad, when)}, when);
+          },
+          pki::ErrorCode::invalid_input, "reason code " + std::to_string(bad));
+    }
+    CHECK(store.find_cert("issuing", "05")->status == pki::CertStatus::issued);
+  }
+  SUBCASE("an entry in force for a certificate that is not revoked is refused, not overwritten") {
+    {
+      // Only a hand-edited store gets there.
+      RawDb raw(f.dir.db());
+      raw.exec("UPDATE certificates SET status = 'issued' WHERE serial_hex = '01'");
+    }
+    require_error([&] { revoke(store, {req("issuing", "01", kCessation, when)}, when); },
+                  pki::ErrorCode::internal, "has a revocation entry in force");
+    CHECK(store.find_revocation("issuing", "01")->reason == kKeyCompromise);
+  }
+  SUBCASE("a failure part way records nothing") {
+    issue(store, "issuing", "05", "dev-5");
+    issue(store, "issuing", "06", "dev-6");
+    {
+      RawDb raw(f.dir.db());
+      raw.exec(
+          "CREATE TRIGGER fail_06 BEFORE INSERT ON revocations WHEN NEW.serial_hex = '06' "
+          "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    }
+    require_error(
+        [&] {
+          revoke(store, {req("issuing", "05", 0, when), req("issuing", "06", 0, when)}, when);
+        },
+        pki::ErrorCode::store, "injected failure");
+    CHECK(store.find_cert("issuing", "05")->status == pki::CertStatus::issued);
+    CHECK_FALSE(store.find_revocation("issuing", "05"));
+  }
+}
+
+TEST_CASE("revoke: a certificateHold is made permanent by another reason") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "05", "dev-5");
+  CHECK(revoke(store, {req("issuing", "05", kHold, t0 + 1h)}, t0 + 1h)[0].outcome ==
+        pki::RevokeOutcome::revoked);
+  const auto held = store.find_revocation("issuing", "05");
+  REQUIRE(held);
+  CHECK(held->reason == kHold);
+
+  // Hold again: already revoked, on hold.
+  auto res = revoke(store, {req("issuing", "05", kHold, t0 + 2h)}, t0 + 2h);
+  CHECK(res[0].outcome == pki::RevokeOutcome::already_revoked);
+  CHECK(res[0].reason == kHold);
+  CHECK(res[0].revoked_at == t0 + 1h);
+  CHECK(store.find_revocation("issuing", "05")->changed_seq == held->changed_seq);
+
+  auto permanent = req("issuing", "05", kKeyCompromise, t0 + 3h);
+  permanent.invalidity_date = t0 + 30min;
+  res = revoke(store, {permanent}, t0 + 3h);
+  CHECK(res[0].outcome == pki::RevokeOutcome::revoked);
+  CHECK(res[0].reason == kKeyCompromise);
+  CHECK(res[0].revoked_at == t0 + 3h);
+  CHECK(res[0].device_id == "dev-5");
+  const auto e = store.find_revocation("issuing", "05");
+  CHECK(e->reason == kKeyCompromise);
+  CHECK(e->revoked_at == t0 + 3h);
+  CHECK(e->invalidity_date == t0 + 30min);
+  CHECK(e->changed_seq > held->changed_seq);
+  CHECK(store.find_cert("issuing", "05")->status == pki::CertStatus::revoked);
+
+  // Permanent now: neither a hold nor another reason changes it.
+  for (const int reason : {kHold, kCessation}) {
+    res = revoke(store, {req("issuing", "05", reason, t0 + 4h)}, t0 + 4h);
+    CHECK(res[0].outcome == pki::RevokeOutcome::already_revoked);
+    CHECK(res[0].reason == kKeyCompromise);
+  }
+  CHECK(store.release_hold("issuing", "05", t0 + 5h) == pki::ReleaseOutcome::not_on_hold);
+}
+
+TEST_CASE("release_hold: the certificate is in force again, the entry stays for delta CRLs") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "01", "dev-1");
+  issue(store, "issuing", "02", "dev-2");
+  issue(store, "issuing", "03", "dev-3");
+  {
+    RawDb raw(f.dir.db());
+    raw.exec("UPDATE certificates SET status = 'superseded' WHERE serial_hex = '03'");
+  }
+  revoke(store,
+         {req("issuing", "01", kHold, t0 + 1h), req("issuing", "02", kKeyCompromise, t0 + 1h),
+          req("issuing", "03", kHold, t0 + 1h)},
+         t0 + 1h);
+  std::int64_t base = 0;
+  CHECK(revoked_list(store, "issuing", t0, &base) ==
+        std::vector<std::string>{"01:6", "02:1", "03:6"});
+  CHECK(base == 3);
+
+  CHECK(store.release_hold("issuing", "01", t0 + 2h) == pki::ReleaseOutcome::released);
+  CHECK(store.release_hold("issuing", "03", t0 + 2h) == pki::ReleaseOutcome::released);
+  const auto c1 = store.find_cert("issuing", "01");
+  CHECK(c1->status == pki::CertStatus::issued);
+  CHECK(c1->updated_at == t0 + 2h);
+  CHECK(store.find_cert("issuing", "03")->status == pki::CertStatus::superseded);
+  const auto e1 = store.find_revocation("issuing", "01");
+  REQUIRE(e1);
+  CHECK(e1->released_at == t0 + 2h);
+  CHECK(e1->reason == kHold);
+  CHECK(e1->changed_seq == 4);
+
+  // Not on a full CRL any more; on the delta since the base, as released.
+  std::int64_t covered = 0;
+  CHECK(revoked_list(store, "issuing", t0, &covered) == std::vector<std::string>{"02:1"});
+  CHECK(covered == 5);
+  CHECK(changes_since(store, "issuing", base, t0, &covered) ==
+        std::vector<std::string>{"01:6:released", "03:6:released"});
+  CHECK(covered == 5);
+
+  CHECK(store.release_hold("issuing", "01", t0 + 3h) == pki::ReleaseOutcome::not_on_hold);
+  CHECK(store.release_hold("issuing", "02", t0 + 3h) == pki::ReleaseOutcome::not_on_hold);
+  issue(store, "issuing", "04", "dev-4");
+  CHECK(store.release_hold("issuing", "04", t0 + 3h) == pki::ReleaseOutcome::not_on_hold);
+  CHECK(store.release_hold("issuing", "99", t0 + 3h) == pki::ReleaseOutcome::not_found);
+  CHECK(store.release_hold("root", "01", t0 + 3h) == pki::ReleaseOutcome::not_found);
+  CHECK(store.find_revocation("issuing", "01")->changed_seq == 4);
+
+  // Revoked again later: the released entry is reused, in force again.
+  const auto res = revoke(store, {req("issuing", "01", kCessation, t0 + 4h)}, t0 + 4h);
+  CHECK(res[0].outcome == pki::RevokeOutcome::revoked);
+  const auto again = store.find_revocation("issuing", "01");
+  CHECK(again->reason == kCessation);
+  CHECK(again->revoked_at == t0 + 4h);
+  CHECK_FALSE(again->released_at);
+  CHECK(again->prior_status == "issued");
+  CHECK(again->changed_seq == 6);
+  CHECK(revoked_list(store, "issuing", t0) == std::vector<std::string>{"01:5", "02:1"});
+  CHECK(changes_since(store, "issuing", 5, t0) == std::vector<std::string>{"01:5"});
+}
+
+TEST_CASE("CRL entries: expired certificates drop out, covered_seq is per issuer") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "01", "dev-1", t0 + 24h * 10);
+  issue(store, "issuing", "02", "dev-2", t0 + 24h * 20);
+  issue(store, "issuing", "03", "dev-3", t0 + 24h * 30);
+  issue(store, "root", "0a", "", t0 + 24h * 30);
+
+  std::int64_t covered = -1;
+  CHECK(revoked_list(store, "issuing", t0, &covered).empty());
+  CHECK(covered == 0);
+  CHECK(changes_since(store, "issuing", 0, t0, &covered).empty());
+  CHECK(covered == 0);
+
+  revoke(store, {req("issuing", "01", 0, t0), req("issuing", "02", 0, t0)}, t0);
+  revoke(store, {req("root", "0a", 0, t0)}, t0);
+  revoke(store, {req("issuing", "03", 0, t0)}, t0);
+  // The counter is store-wide; each issuer covers its own highest value.
+  CHECK(revoked_list(store, "issuing", t0, &covered) ==
+        std::vector<std::string>{"01:0", "02:0", "03:0"});
+  CHECK(covered == 4);
+  CHECK(revoked_list(store, "root", t0, &covered) == std::vector<std::string>{"0a:0"});
+  CHECK(covered == 3);
+  CHECK(revoked_list(store, "nobody", t0, &covered).empty());
+  CHECK(covered == 0);
+
+  // A certificate is valid through its not_after (RFC 5280 4.1.2.5): on the
+  // CRL at that second, gone after it. covered_seq does not depend on `at`.
+  CHECK(revoked_list(store, "issuing", t0 + 24h * 10) ==
+        std::vector<std::string>{"01:0", "02:0", "03:0"});
+  CHECK(revoked_list(store, "issuing", t0 + 24h * 10 + 1s, &covered) ==
+        std::vector<std::string>{"02:0", "03:0"});
+  CHECK(covered == 4);
+  CHECK(revoked_list(store, "issuing", t0 + 24h * 31).empty());
+  CHECK(changes_since(store, "issuing", 0, t0 + 24h * 25, &covered) ==
+        std::vector<std::string>{"03:0"});
+  CHECK(covered == 4);
+  // Changes after a seq, in seq order.
+  CHECK(changes_since(store, "issuing", 2, t0) == std::vector<std::string>{"03:0"});
+  CHECK(changes_since(store, "issuing", 4, t0).empty());
+  CHECK(changes_since(store, "issuing", 0, t0) == std::vector<std::string>{"01:0", "02:0", "03:0"});
+}
+
+TEST_CASE("CRL numbers strictly increase per issuer, full and delta alike") {
+  Fixture f;
+  auto& store = *f.store;
+  const auto crl = [](const std::string& issuer, std::uint64_t number, bool delta,
+                      std::uint64_t base = 0) {
+    pki::CrlRecord r;
+    r.issuer = issuer;
+    r.number = number;
+    r.delta = delta;
+    r.base_number = base;
+    r.this_update = t0 + std::chrono::hours{number};
+    r.next_update = r.this_update + 24h * 7;
+    r.entries = number * 10;
+    r.covered_seq = static_cast<std::int64_t>(number) * 100;
+    r.sha256 = std::string(64, 'e');
+    r.file = "crl/" + issuer + (delta ? "-delta.crl" : ".crl");
+    r.created_at = r.this_update;
+    return r;
+  };
+  CHECK(store.last_crl_number("issuing") == 0);
+  CHECK_FALSE(store.last_crl("issuing", false));
+
+  store.record_crl(crl("issuing", 1, false));
+  require_error([&] { store.record_crl(crl("issuing", 1, false)); }, pki::ErrorCode::conflict,
+                "CRL number 1 for CA issuing is not above its last CRL number 1");
+  store.record_crl(crl("issuing", 2, true, 1));
+  // A full CRL cannot take a number a delta used, nor go back.
+  require_error([&] { store.record_crl(crl("issuing", 2, false)); }, pki::ErrorCode::conflict,
+                "CRL number 2 for CA issuing is not above its last CRL number 2");
+  require_error([&] { store.record_crl(crl("issuing", 1, true, 1)); },
+                pki::ErrorCode::invalid_input, "base");
+  store.record_crl(crl("issuing", 7, false));  // gaps are allowed
+  require_error([&] { store.record_crl(crl("issuing", 5, true, 1)); }, pki::ErrorCode::conflict,
+                "CRL number 5 for CA issuing is not above its last CRL number 7");
+  store.record_crl(crl("issuing", 8, true, 7));
+  // Another issuer has its own sequence.
+  store.record_crl(crl("root", 1, false));
+
+  CHECK(store.last_crl_number("issuing") == 8);
+  CHECK(store.last_crl_number("root") == 1);
+  const auto full = store.last_crl("issuing", false);
+  REQUIRE(full);
+  const auto expected = crl("issuing", 7, false);
+  CHECK(full->issuer == "issuing");
+  CHECK(full->number == 7);
+  CHECK_FALSE(full->delta);
+  CHECK(full->base_number == 0);
+  CHECK(full->this_update == expected.this_update);
+  CHECK(full->next_update == expected.next_update);
+  CHECK(full->entries == 70);
+  CHECK(full->covered_seq == 700);
+  CHECK(full->sha256 == expected.sha256);
+  CHECK(full->file == "crl/issuing.crl");
+  CHECK(full->created_at == expected.created_at);
+  const auto delta = store.last_crl("issuing", true);
+  REQUIRE(delta);
+  CHECK(delta->number == 8);
+  CHECK(delta->delta);
+  CHECK(delta->base_number == 7);
+  CHECK(delta->file == "crl/issuing-delta.crl");
+  CHECK_FALSE(store.last_crl("root", true));
+
+  require_error([&] { store.record_crl(crl("nobody", 1, false)); }, pki::ErrorCode::not_found,
+                "CA nobody does not exist");
+  require_error([&] { store.record_crl(crl("issuing", 0, false)); }, pki::ErrorCode::invalid_input,
+                "start at 1");
+  require_error([&] { store.record_crl(crl("issuing", 9, true, 0)); },
+                pki::ErrorCode::invalid_input, "base");
+  require_error([&] { store.record_crl(crl("issuing", 9, false, 3)); },
+                pki::ErrorCode::invalid_input, "a full CRL has no base");
+  auto backwards = crl("issuing", 9, false);
+  backwards.next_update = backwards.this_update - 1s;
+  require_error([&] { store.record_crl(backwards); }, pki::ErrorCode::invalid_input,
+                "nextUpdate is before thisUpdate");
+  CHECK(store.last_crl_number("issuing") == 8);
+}
+
+TEST_CASE("decommission: revokes what a device holds, marks it, once") {
+  Fixture f;
+  auto& store = *f.store;
+  const auto now = t0 + 24h * 40;
+  // dev-a: live certificates from two issuers, an expired one, a reservation.
+  issue(store, "issuing", "0a", "dev-a");
+  issue(store, "root", "0b", "dev-a");
+  issue(store, "issuing", "0c", "dev-a", t0 + 24h * 30);
+  store.reserve(make_cert("issuing", "0d", "dev-a", "other"), at(t0));
+  // dev-b: revoked before; dev-c: only an expired certificate.
+  issue(store, "issuing", "1a", "dev-b");
+  revoke(store, {req("issuing", "1a", kKeyCompromise, t0 + 24h)}, t0 + 24h);
+  issue(store, "issuing", "2a", "dev-c", t0 + 24h * 30);
+  const std::vector<std::string> ids = {"dev-a", "dev-x", "dev-b", "dev-c"};
+  CHECK(store.decommissioned_devices(ids).empty());
+  const auto before = dump(f.dir.db());
+
+  SUBCASE("a dry run returns the plan and changes nothing") {
+    const auto plan = store.decommission(ids, kCessation, now, true);
+    CHECK(dump(f.dir.db()) == before);
+    CHECK(store.decommissioned_devices(ids).empty());
+    // The plan is what the real run then does.
+    const auto done = store.decommission(ids, kCessation, now, false);
+    REQUIRE(plan.size() == done.size());
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      INFO(plan[i].device_id);
+      CHECK(plan[i].device_id == done[i].device_id);
+      CHECK(plan[i].known == done[i].known);
+      CHECK(plan[i].was_decommissioned == done[i].was_decommissioned);
+      CHECK(serials(plan[i].revoked) == serials(done[i].revoked));
+      CHECK(serials(plan[i].already_revoked) == serials(done[i].already_revoked));
+    }
+    CHECK(dump(f.dir.db()) != before);
+  }
+
+  SUBCASE("a real run, then again") {
+    const auto res = store.decommission(ids, kCessation, now, false);
+    REQUIRE(res.size() == 4);
+    CHECK(res[0].device_id == "dev-a");
+    CHECK(res[0].known);
+    CHECK_FALSE(res[0].was_decommissioned);
+    CHECK(serials(res[0].revoked) == std::vector<std::string>{"issuing/0a", "root/0b"});
+    CHECK(res[0].already_revoked.empty());
+    for (const auto& r : res[0].revoked) {
+      CHECK(r.status == pki::CertStatus::revoked);
+      CHECK(r.device_id == "dev-a");
+      CHECK(r.updated_at == now);
+      CHECK(r.der.empty());
+    }
+    CHECK(res[1].device_id == "dev-x");
+    CHECK_FALSE(res[1].known);
+    CHECK(res[1].revoked.empty());
+    CHECK(res[2].known);
+    CHECK(res[2].revoked.empty());
+    CHECK(serials(res[2].already_revoked) == std::vector<std::string>{"issuing/1a"});
+    CHECK(res[2].already_revoked[0].der.empty());
+    CHECK(res[3].known);
+    CHECK(res[3].revoked.empty());
+    CHECK(res[3].already_revoked.empty());
+
+    const auto e = store.find_revocation("root", "0b");
+    REQUIRE(e);
+    CHECK(e->reason == kCessation);
+    CHECK(e->revoked_at == now);
+    CHECK(e->prior_status == "issued");
+    CHECK(store.find_cert("root", "0b")->status == pki::CertStatus::revoked);
+    CHECK(store.find_cert("issuing", "0c")->status == pki::CertStatus::issued);  // expired
+    CHECK(store.find_cert("issuing", "0d")->status == pki::CertStatus::reserved);
+    CHECK(store.find_revocation("issuing", "1a")->reason == kKeyCompromise);
+    CHECK(revoked_list(store, "issuing", now) == std::vector<std::string>{"0a:5", "1a:1"});
+
+    const auto dev = store.find_device("dev-a");
+    REQUIRE(dev);
+    CHECK(dev->status == "decommissioned");
+    CHECK(dev->reason == kCessation);
+    CHECK(dev->decommissioned_at == now);
+    CHECK(dev->created_at == now);
+    CHECK(store.find_device("dev-c")->status == "decommissioned");
+    CHECK_FALSE(store.find_device("dev-x"));
+    CHECK(store.decommissioned_devices(ids) == std::vector<std::string>{"dev-a", "dev-b", "dev-c"});
+    const std::vector<std::string> other = {"dev-c", "dev-z", "dev-a"};
+    CHECK(store.decommissioned_devices(other) == std::vector<std::string>{"dev-c", "dev-a"});
+
+    // Again, later and with another reason: nothing new is revoked, the
+    // devices keep their first decommissioning.
+    const auto after_first = dump(f.dir.db());
+    const auto again = store.decommission(ids, kKeyCompromise, now + 1h, false);
+    CHECK(dump(f.dir.db()) == after_first);
+    CHECK(again[0].was_decommissioned);
+    CHECK(again[0].revoked.empty());
+    CHECK(serials(again[0].already_revoked) == std::vector<std::string>{"issuing/0a", "root/0b"});
+    CHECK_FALSE(again[1].known);
+    CHECK_FALSE(again[1].was_decommissioned);
+    CHECK(again[2].was_decommissioned);
+    CHECK(again[3].was_decommissioned);
+    CHECK(store.find_device("dev-a")->decommissioned_at == now);
+    CHECK(store.find_device("dev-a")->reason == kCessation);
+
+    // A certificate issued to it afterwards (an explicit override) is
+    // revoked by the next run.
+    issue(store, "issuing", "0e", "dev-a");
+    const std::vector<std::string> a = {"dev-a"};
+    const auto third = store.decommission(a, kCessation, now + 2h, false);
+    CHECK(third[0].was_decommissioned);
+    CHECK(serials(third[0].revoked) == std::vector<std::string>{"issuing/0e"});
+  }
+}
+
+TEST_CASE("decommission: a certificateHold becomes permanent, a device listed twice is harmless") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "01", "dev-1");
+  issue(store, "issuing", "02", "dev-1");
+  revoke(store, {req("issuing", "01", kHold, t0 + 1h)}, t0 + 1h);
+  const std::vector<std::string> ids = {"dev-1", "dev-1"};
+  const auto res = store.decommission(ids, kCessation, t0 + 2h, false);
+  REQUIRE(res.size() == 2);
+  CHECK(serials(res[0].revoked) == std::vector<std::string>{"issuing/02", "issuing/01"});
+  CHECK(res[0].already_revoked.empty());
+  CHECK_FALSE(res[0].was_decommissioned);
+  CHECK(res[1].revoked.empty());
+  CHECK(serials(res[1].already_revoked) == std::vector<std::string>{"issuing/01", "issuing/02"});
+  CHECK(res[1].was_decommissioned);
+  const auto e = store.find_revocation("issuing", "01");
+  CHECK(e->reason == kCessation);
+  CHECK(e->revoked_at == t0 + 2h);
+  CHECK(store.release_hold("issuing", "01", t0 + 3h) == pki::ReleaseOutcome::not_on_hold);
+  // Every change took its own seq.
+  CHECK(revoked_list(store, "issuing", t0) == std::vector<std::string>{"01:5", "02:5"});
+  std::int64_t covered = 0;
+  CHECK(changes_since(store, "issuing", 1, t0, &covered).size() == 2);
+  CHECK(covered == 3);
+  require_error([&] { store.decommission(ids, 7, t0, false); }, pki::ErrorCode::invalid_input,
+                "reason code 7");
 }

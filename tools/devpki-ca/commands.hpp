@@ -12,5 +12,9 @@ Command add_list(CLI::App& app, const GlobalOptions& g);
 Command add_show(CLI::App& app, const GlobalOptions& g);
 Command add_chain(CLI::App& app, const GlobalOptions& g);
 Command add_recover(CLI::App& app, const GlobalOptions& g);
+Command add_revoke(CLI::App& app, const GlobalOptions& g);
+Command add_release(CLI::App& app, const GlobalOptions& g);
+Command add_crl(CLI::App& app, const GlobalOptions& g);
+Command add_crl_status(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace devpki::ca

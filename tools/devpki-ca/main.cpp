@@ -14,15 +14,21 @@ int main(int argc, char** argv) {
       "  devpki-ca --home pki sign --ca factory --profile device-ldevid --csr dev.csr --device-id "
       "SN123 --out dev.pem\n"
       "  devpki-ca --home pki chain --ca factory --out chain.pem\n"
-      "Exit codes: 0 success, 1 usage, 2 failure. Docs: docs/devpki-ca.md");
+      "  devpki-ca --home pki revoke --device SN123 --reason keyCompromise\n"
+      "  devpki-ca --home pki crl --ca factory --out factory.crl.pem\n"
+      "  devpki-ca --home pki crl-status\n"
+      "Exit codes: 0 success, 1 usage, 2 failure (crl-status: 1 stale, 2 expired or missing).\n"
+      "Docs: docs/devpki-ca.md");
   devpki::GlobalOptions g;
   devpki::add_global_options(app, g);
   app.require_subcommand(1);
   const std::vector<devpki::Command> commands = {
-      devpki::ca::add_init(app, g),    devpki::ca::add_issue_ca(app, g),
-      devpki::ca::add_sign(app, g),    devpki::ca::add_list(app, g),
-      devpki::ca::add_show(app, g),    devpki::ca::add_chain(app, g),
-      devpki::ca::add_recover(app, g),
+      devpki::ca::add_init(app, g),       devpki::ca::add_issue_ca(app, g),
+      devpki::ca::add_sign(app, g),       devpki::ca::add_list(app, g),
+      devpki::ca::add_show(app, g),       devpki::ca::add_chain(app, g),
+      devpki::ca::add_recover(app, g),    devpki::ca::add_revoke(app, g),
+      devpki::ca::add_release(app, g),    devpki::ca::add_crl(app, g),
+      devpki::ca::add_crl_status(app, g),
   };
   return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }

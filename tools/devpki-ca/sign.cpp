@@ -22,6 +22,7 @@ struct SignOptions {
   std::string out;
   std::vector<std::string> vars;
   bool force = false;
+  bool allow_decommissioned = false;
   PassphraseOptions passphrase;
 };
 
@@ -49,6 +50,7 @@ Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
   req.device_id = o.device_id;
   req.out = o.out;
   req.overwrite = o.force;
+  req.allow_decommissioned = o.allow_decommissioned;
   for (const auto& kv : o.vars) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -93,6 +95,8 @@ Command add_sign(CLI::App& app, const GlobalOptions& g) {
       ->type_name("FILE");
   cmd->add_option("--var", o->vars, "extra template variable NAME=VALUE (repeatable)");
   cmd->add_flag("--force", o->force, "replace --out if it exists");
+  cmd->add_flag("--allow-decommissioned", o->allow_decommissioned,
+                "sign for a device id that devpki-decommission retired (refused otherwise)");
   add_passphrase_options(*cmd, o->passphrase, false);
   return {cmd, [o, &g] { return run_sign(*o, g); }};
 }

@@ -23,6 +23,7 @@ struct MintOptions {
   std::string batch_id;
   std::string key = "ec-p256";
   bool reissue = false;
+  bool allow_decommissioned = false;
   std::vector<std::string> vars;
   std::size_t chunk = 1000;
   // Resuming one.

@@ -61,6 +61,10 @@ void add_mint_options(CLI::App& app, MintOptions& o) {
                                "allow device ids that already hold a live certificate from this "
                                "CA under this profile (refused otherwise)")
                       ->group(batch);
+  auto* allow_decommissioned =
+      app.add_flag("--allow-decommissioned", o.allow_decommissioned,
+                   "allow device ids that devpki-decommission retired (refused otherwise)")
+          ->group(batch);
   auto* batch_id = app.add_option("--batch-id", o.batch_id,
                                   "the batch's id (must be new); default <ca>-<UTC "
                                   "yyyymmddThhmmss>-<4 hex>")
@@ -107,8 +111,9 @@ void add_mint_options(CLI::App& app, MintOptions& o) {
   o.ids_opt->excludes(o.csrs_opt);
   pattern->needs(o.count_opt);
   start->needs(o.count_opt);
-  o.new_batch_opts = {ca,  profile, o.count_opt, pattern,  start, o.ids_opt, o.csrs_opt,
-                      key, vars,    reissue,     batch_id, chunk, out,       o.format_opt};
+  o.new_batch_opts = {ca,        profile,    o.count_opt, pattern,      start,
+                      o.ids_opt, o.csrs_opt, key,         vars,         reissue,
+                      batch_id,  chunk,      out,         o.format_opt, allow_decommissioned};
   for (auto* opt : o.new_batch_opts)
     resume->excludes(opt);
   o.run_opts = o.new_batch_opts;
@@ -176,6 +181,7 @@ pki::BatchRequest make_request(const MintOptions& o) {
   req.threads = o.threads;
   req.key = pki::parse_key_algorithm(o.key);
   req.reissue = o.reissue;
+  req.allow_decommissioned = o.allow_decommissioned;
   for (const auto& kv : o.vars) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -21,6 +21,9 @@ namespace pki {
 namespace fastpath {
 class CertTemplate;  // signs with the CA key without a Draft (internal batch fast path)
 }
+namespace crl {
+struct Signing;  // signs CRLs with the CA key (libpki/src/crl)
+}
 
 // Everything a certificate will contain, decided before any encoding: the
 // profile supplies the extensions, the caller the subject, key, SANs and time.
@@ -88,6 +91,7 @@ class Authority {
 
  private:
   friend class fastpath::CertTemplate;
+  friend struct crl::Signing;
   std::string m_name;
   std::vector<Certificate> m_chain;
   std::shared_ptr<const Signer> m_signer;

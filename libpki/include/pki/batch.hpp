@@ -62,6 +62,7 @@ struct BatchRequest {
   unsigned threads = 1;
   KeyAlgorithm key = KeyAlgorithm::ec_p256;
   bool reissue = false;                          // allow ids that already hold a live certificate
+  bool allow_decommissioned = false;             // allow ids decommissioned (devpki-decommission)
   std::map<std::string, std::string> variables;  // --var, for every device
   std::size_t chunk = 1000;                      // devices per transaction
   std::string actor = "devpki-mint";

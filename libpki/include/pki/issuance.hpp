@@ -27,6 +27,7 @@ struct SignRequest {
   std::map<std::string, std::string> variables;  // extra template variables
   std::filesystem::path out;  // certificate PEM; must not exist unless `overwrite`
   bool overwrite = false;
+  bool allow_decommissioned = false;      // issue to a decommissioned device id all the same
   std::optional<std::string> passphrase;  // the CA key's
   CsrLimits limits;
   std::string actor = "devpki";

@@ -94,6 +94,11 @@ struct RotationPolicy {
 struct CrlSpec {
   std::chrono::seconds next_update{std::chrono::hours(24 * 7)};
   std::optional<std::chrono::seconds> delta_next_update;
+  // URL templates for the freshestCRL extension of full CRLs (RFC 5280
+  // 5.2.6: where the delta CRLs are fetched). {ca} is the publishing CA's own
+  // name; the home's variables as for crl_distribution_points. Needs
+  // delta_next_update.
+  std::vector<std::string> freshest_crl;
 };
 
 struct ProfileSpec {

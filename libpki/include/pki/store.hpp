@@ -98,6 +98,83 @@ struct BatchRejectRecord {
   std::string reason;
 };
 
+// RFC 5280 5.3.1 CRLReason codes as stored (7 is unused). pki/revocation.hpp
+// names them; the store keeps the integer.
+struct RevokeRequest {
+  std::string issuer;
+  std::string serial_hex;
+  int reason = 0;
+  TimePoint revoked_at{};
+  std::optional<TimePoint> invalidity_date;
+};
+
+enum class RevokeOutcome {
+  revoked,          // newly revoked (or a certificateHold made permanent)
+  already_revoked,  // revoked before; the existing entry is unchanged
+  not_found,        // no certificate with this serial from this issuer
+  not_revocable,    // reserved or abandoned: never issued
+};
+std::string_view to_string(RevokeOutcome o) noexcept;
+
+struct RevokeResult {
+  RevokeOutcome outcome = RevokeOutcome::not_found;
+  // For revoked / already_revoked: the entry now in force.
+  int reason = 0;
+  TimePoint revoked_at{};
+  std::string device_id;
+  TimePoint not_after{};
+};
+
+// A revocation as the store keeps it.
+struct RevocationRecord {
+  std::string issuer;
+  std::string serial_hex;
+  int reason = 0;
+  TimePoint revoked_at{};
+  std::optional<TimePoint> invalidity_date;
+  TimePoint not_after{};         // the certificate's: the entry leaves the CRL after it
+  std::string prior_status;      // "issued" or "superseded": restored when a hold is released
+  std::int64_t changed_seq = 0;  // store-wide counter value of the last change (delta CRLs)
+  std::optional<TimePoint> released_at;  // a certificateHold released (no longer in force)
+};
+
+enum class ReleaseOutcome { released, not_on_hold, not_found };
+
+// One published CRL (full or delta). Numbers strictly increase per issuer
+// across full and delta CRLs (RFC 5280 5.2.3 and 5.2.4).
+struct CrlRecord {
+  std::string issuer;
+  std::uint64_t number = 0;
+  bool delta = false;
+  std::uint64_t base_number = 0;  // delta only: the full CRL it is based on
+  TimePoint this_update{};
+  TimePoint next_update{};
+  std::uint64_t entries = 0;
+  std::int64_t covered_seq = 0;  // every revocation change up to this seq is reflected
+  std::string sha256;            // of the DER
+  std::string file;              // where it was written (path relative to the home)
+  TimePoint created_at{};
+};
+
+// A device known to the store beyond its certificates: today, a
+// decommissioned one (never minted again without an explicit override).
+struct DeviceRecord {
+  std::string device_id;
+  std::string status;  // "active", "decommissioned"
+  int reason = 0;      // the CRLReason it was decommissioned with
+  std::optional<TimePoint> decommissioned_at;
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct DecommissionResult {
+  std::string device_id;
+  bool known = false;                       // the store has a certificate or a device row for it
+  bool was_decommissioned = false;          // already decommissioned before this call
+  std::vector<CertRecord> revoked;          // newly revoked now (rows without DER)
+  std::vector<CertRecord> already_revoked;  // live until now but revoked before (rows without DER)
+};
+
 struct ReserveOptions {
   // Refuse (Error(conflict)) when the device id already holds a live
   // certificate (reserved, or issued and not yet expired at `now`) from the
@@ -172,6 +249,65 @@ class Store {
   virtual std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,
                                                 std::span<const std::string> ids,
                                                 TimePoint now) = 0;
+
+  // Called inside revoke()'s or decommission()'s transaction once the work
+  // is done, before the commit: it may inspect the results, throw to roll
+  // everything back (nothing recorded), and return the audit event to record
+  // in the same transaction. It may read the store (on this connection it sees
+  // the transaction's own writes) but must not write to it. Not called on a
+  // dry run.
+  using RevokeHook = std::function<std::optional<AuditEvent>(std::span<const RevokeResult>)>;
+  using DecommissionHook =
+      std::function<std::optional<AuditEvent>(std::span<const DecommissionResult>)>;
+
+  // Revocation: every request in one transaction (all recorded or none),
+  // an outcome per request in order. An issued or superseded certificate
+  // becomes revoked; a certificateHold (reason 6) entry may be made
+  // permanent by a later request with another reason (outcome revoked).
+  virtual std::vector<RevokeResult> revoke(std::span<const RevokeRequest> reqs, TimePoint now,
+                                           const RevokeHook& before_commit = {}) = 0;
+  // certificateHold -> in force again (status restored, entry kept as
+  // released so a delta CRL can say removeFromCRL).
+  virtual ReleaseOutcome release_hold(std::string_view issuer, std::string_view serial_hex,
+                                      TimePoint now) = 0;
+  virtual std::optional<RevocationRecord> find_revocation(std::string_view issuer,
+                                                          std::string_view serial_hex) = 0;
+  // The entries of a full CRL: `issuer`'s revocations in force whose
+  // certificate has not expired at `at`, streamed (memory does not grow with
+  // the list), read in one snapshot. Returns the snapshot's covered_seq (the
+  // highest changed_seq of the issuer's revocations, 0 if none).
+  // `fn` must not call back into the store.
+  virtual std::int64_t for_each_revoked(std::string_view issuer, TimePoint at,
+                                        const std::function<void(const RevocationRecord&)>& fn) = 0;
+  // The entries of a delta CRL: revocations of `issuer` changed after
+  // `since_seq` (in force, or released holds: released_at set) whose
+  // certificate has not expired at `at`. Returns the covered_seq as above.
+  virtual std::int64_t for_each_revocation_change(
+      std::string_view issuer, std::int64_t since_seq, TimePoint at,
+      const std::function<void(const RevocationRecord&)>& fn) = 0;
+
+  // CRLs. record_crl: Error(conflict) unless rec.number is greater than every
+  // number recorded for the issuer (checked in the insert's transaction).
+  virtual void record_crl(const CrlRecord& rec) = 0;
+  // The last full (delta = false) or delta CRL recorded for the issuer.
+  virtual std::optional<CrlRecord> last_crl(std::string_view issuer, bool delta) = 0;
+  // 0 when the issuer has none.
+  virtual std::uint64_t last_crl_number(std::string_view issuer) = 0;
+
+  // Devices. Of `ids`, those decommissioned.
+  virtual std::vector<std::string> decommissioned_devices(std::span<const std::string> ids) = 0;
+  virtual std::optional<DeviceRecord> find_device(std::string_view device_id) = 0;
+  // In one transaction: every certificate of each device that is issued or
+  // superseded and not expired at `now` (any issuer) is revoked with
+  // `reason` at `now`, and the device is marked decommissioned (a device
+  // with no certificate and no row is unknown: nothing is written for it).
+  // A certificateHold in force is made permanent with `reason` (listed in
+  // `revoked`), as revoke() does, unless `reason` is certificateHold.
+  // With `dry_run` the same work is done and rolled back: the results are
+  // the plan. One result per id, in order (ids are expected unique).
+  virtual std::vector<DecommissionResult> decommission(
+      std::span<const std::string> ids, int reason, TimePoint now, bool dry_run,
+      const DecommissionHook& before_commit = {}) = 0;
 
   virtual void append_audit(const AuditEvent& ev) = 0;
   // Oldest first, in the order appended; with a limit, the newest `limit`

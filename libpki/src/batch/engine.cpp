@@ -84,6 +84,7 @@ Json params_json(const BatchRequest& r, const std::string& fingerprint) {
   j["threads"] = r.threads;
   j["key"] = std::string(to_string(r.key));
   j["reissue"] = r.reissue;
+  j["allow_decommissioned"] = r.allow_decommissioned;
   j["variables"] = r.variables;
   j["chunk"] = r.chunk;
   j["actor"] = r.actor;
@@ -110,6 +111,8 @@ BatchRequest request_from(const BatchRecord& b) {
     r.threads = j.at("threads").get<unsigned>();
     r.key = parse_key_algorithm(j.at("key").get<std::string>());
     r.reissue = j.at("reissue").get<bool>();
+    // Absent in batches started before decommissioning existed.
+    r.allow_decommissioned = j.value("allow_decommissioned", false);
     r.variables = j.at("variables").get<std::map<std::string, std::string>>();
     r.chunk = j.at("chunk").get<std::size_t>();
     r.actor = j.at("actor").get<std::string>();
@@ -221,17 +224,26 @@ class Engine {
   }
 
   // First pass over the input: ids valid and unique, none already live
-  // (unless reissue). Returns the number of devices.
+  // (unless reissue), none decommissioned (unless allow_decommissioned).
+  // Returns the number of devices.
   std::uint64_t precheck(DeviceSource& src, bool check_live) {
     std::unordered_set<std::string> seen;
     const bool need_seen = m_req.source != BatchSource::count;  // a pattern cannot repeat
+    const bool check_decommissioned = !m_req.allow_decommissioned;
     std::vector<std::string> pending;
     std::vector<std::string> live;
+    std::vector<std::string> retired;
     std::uint64_t n = 0;
     auto flush = [&] {
-      if (!check_live || pending.empty()) return;
-      auto found = m_home.store().live_devices(m_req.ca, m_profile.name, pending, m_now);
-      live.insert(live.end(), found.begin(), found.end());
+      if (pending.empty()) return;
+      if (check_live) {
+        auto found = m_home.store().live_devices(m_req.ca, m_profile.name, pending, m_now);
+        live.insert(live.end(), found.begin(), found.end());
+      }
+      if (check_decommissioned) {
+        auto found = m_home.store().decommissioned_devices(pending);
+        retired.insert(retired.end(), found.begin(), found.end());
+      }
       pending.clear();
     };
     // The subject and profile SANs of every device are built now, so a value
@@ -272,6 +284,18 @@ class Engine {
     flush();
     if (n == 0) throw Error(ErrorCode::invalid_input, "the batch input lists no devices");
     if (m_req.source == BatchSource::count) check_names(last);
+    if (!retired.empty()) {
+      std::string sample;
+      for (std::size_t i = 0; i < retired.size() && i < 5; ++i) {
+        if (i) sample += ", ";
+        sample += retired[i];
+      }
+      throw Error(ErrorCode::policy,
+                  std::to_string(retired.size()) + " device id(s) were decommissioned (" + sample +
+                      (retired.size() > 5 ? ", ..." : "") +
+                      "); nothing was issued. A decommissioned device is not minted again "
+                      "unless --allow-decommissioned says so");
+    }
     if (!live.empty()) {
       std::string sample;
       for (std::size_t i = 0; i < live.size() && i < 5; ++i)

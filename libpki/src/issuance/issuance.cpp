@@ -119,6 +119,14 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
                 "no CA named '" + printable(req.ca) + "' (see `devpki-ca list`)");
   if (req.out.empty()) throw Error(ErrorCode::invalid_input, "no output file given");
   fs::check_writable(req.out, req.overwrite);
+  if (!req.device_id.empty() && !req.allow_decommissioned) {
+    const std::string ids[] = {req.device_id};
+    if (!home.store().decommissioned_devices(ids).empty()) {
+      throw Error(ErrorCode::policy, "device '" + req.device_id +
+                                         "' was decommissioned; nothing was issued (use "
+                                         "--allow-decommissioned to issue it a certificate again)");
+    }
+  }
 
   const CertificationRequest csr = CertificationRequest::parse(req.csr, req.limits);
   if (csr.asks_ca()) {

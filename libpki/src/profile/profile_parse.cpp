@@ -265,9 +265,11 @@ class Parser {
           (k == "ocsp" ? m_spec.aia.ocsp : m_spec.aia.ca_issuers) = strings_of(v);
         }
       } else if (key == "crl") {
-        for (const auto& [k, v] : entries(f, {"next_update", "delta_next_update"})) {
+        for (const auto& [k, v] :
+             entries(f, {"next_update", "delta_next_update", "freshest_crl"})) {
           if (k == "next_update") m_spec.crl.next_update = duration_of(v);
           if (k == "delta_next_update") m_spec.crl.delta_next_update = duration_of(v);
+          if (k == "freshest_crl") m_spec.crl.freshest_crl = strings_of(v);
         }
       } else if (key == "rotation") {
         parse_rotation(f);

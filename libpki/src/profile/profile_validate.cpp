@@ -494,6 +494,15 @@ class Checker {
               "crl");
       }
     }
+    check_url_list(crl.freshest_crl, "crl.freshest_crl", "crl.bad_url");
+    // RFC 5280 5.2.6: freshestCRL says where the delta CRLs are; without
+    // deltas it points at nothing.
+    if (!crl.freshest_crl.empty() && !crl.delta_next_update) {
+      error("crl.freshest_without_delta", "crl.freshest_crl",
+            "freshest_crl names where delta CRLs are published, but the profile has no "
+            "delta_next_update (no delta CRLs)",
+            "crl");
+    }
   }
 
   void check_rotation() {

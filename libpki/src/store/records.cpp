@@ -69,4 +69,29 @@ void check_batch_id(std::string_view id) {
   }
 }
 
+void check_revocation_reason(int reason) {
+  if (reason < 0 || reason > 10 || reason == 7 || reason == 8) {
+    invalid("invalid revocation reason code " + std::to_string(reason) +
+            ": expected a CRLReason from 0 to 10 other than 7 (unused) and 8 (removeFromCRL)");
+  }
+}
+
+void check_crl_record(const CrlRecord& rec) {
+  check_ca_name(rec.issuer, "CRL issuer CA name");
+  std::string what = rec.delta ? "delta CRL " : "CRL ";
+  what += std::to_string(rec.number);
+  what += " of CA ";
+  what += rec.issuer;
+  // RFC 5280 5.2.3 allows 0, but the store reads 0 as "none published yet"
+  // (last_crl_number), so numbering starts at 1.
+  if (rec.number == 0) invalid(what + ": CRL numbers start at 1");
+  if (rec.delta && (rec.base_number == 0 || rec.base_number >= rec.number)) {
+    invalid(what + ": its base (CRL " + std::to_string(rec.base_number) +
+            ") must be a full CRL numbered before it");
+  }
+  if (!rec.delta && rec.base_number != 0) invalid(what + ": a full CRL has no base CRL number");
+  // RFC 5280 5.1.2.5: nextUpdate is later than thisUpdate.
+  if (rec.next_update < rec.this_update) invalid(what + ": nextUpdate is before thisUpdate");
+}
+
 }  // namespace pki::store

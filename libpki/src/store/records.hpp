@@ -22,4 +22,9 @@ void check_cert_record(const CertRecord& rec);
 // [A-Za-z0-9][A-Za-z0-9._-]{0,63}: batch ids name files and appear in commands.
 void check_batch_id(std::string_view id);
 
+// RFC 5280 5.3.1: a CRLReason a certificate can be revoked for (0-10, not 7,
+// not removeFromCRL (8), which only a delta CRL says of a released hold).
+void check_revocation_reason(int reason);
+void check_crl_record(const CrlRecord& rec);
+
 }  // namespace pki::store

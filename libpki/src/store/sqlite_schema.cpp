@@ -177,6 +177,80 @@ CREATE TABLE batch_rejects (
   PRIMARY KEY (batch_id, batch_index)
 );
 )sql",
+    // v3: revocation, CRLs, decommissioned devices.
+    //
+    // revocations is recreated (empty in v2 stores; any row is carried over)
+    // with what CRL generation needs without a join: the certificate's
+    // not_after (an entry leaves the CRL once its certificate expires), the
+    // status to restore when a certificateHold is released, released_at
+    // (the entry is kept so a delta CRL can say removeFromCRL) and
+    // changed_seq, a store-wide counter stamped on every change, so a delta
+    // CRL is "changed after the base's covered_seq". WITHOUT ROWID: the
+    // table is clustered on its key, so a full CRL ("this issuer's entries")
+    // is one range scan of the table with no second lookup per entry and no
+    // extra index; a row is small (about 80 bytes). removeFromCRL (8) is
+    // not a reason to revoke for (RFC 5280 5.3.1: delta CRLs only).
+    //
+    // crls replaces crl_numbers (never written): a published CRL is recorded
+    // with its number, and RFC 5280 5.2.3's "strictly increasing" is
+    // checked against the MAX in the insert's transaction.
+    //
+    // devices holds what the store knows about a device beyond its
+    // certificates; attributes is for just-in-time provisioning.
+    R"sql(
+CREATE TABLE revocations_v3 (
+  issuer          TEXT NOT NULL,
+  serial_hex      TEXT NOT NULL,
+  reason          INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 10 AND reason <> 7 AND reason <> 8),
+  revoked_at      INTEGER NOT NULL,
+  invalidity_date INTEGER,
+  not_after       INTEGER NOT NULL,
+  prior_status    TEXT NOT NULL CHECK (prior_status = 'issued' OR prior_status = 'superseded'),
+  changed_seq     INTEGER NOT NULL CHECK (changed_seq >= 1),
+  released_at     INTEGER,
+  PRIMARY KEY (issuer, serial_hex),
+  FOREIGN KEY (issuer, serial_hex) REFERENCES certificates (issuer, serial_hex)
+) WITHOUT ROWID;
+INSERT INTO revocations_v3 (issuer, serial_hex, reason, revoked_at, invalidity_date, not_after,
+                            prior_status, changed_seq)
+  SELECT r.issuer, r.serial_hex, r.reason, r.revoked_at, r.invalidity_date, c.not_after,
+         'issued', r.rowid
+  FROM revocations AS r JOIN certificates AS c USING (issuer, serial_hex);
+DROP TABLE revocations;
+ALTER TABLE revocations_v3 RENAME TO revocations;
+-- Delta CRLs (changed after a seq) and covered_seq (the issuer's MAX).
+CREATE INDEX revocations_changes ON revocations (issuer, changed_seq);
+
+DROP TABLE crl_numbers;
+
+CREATE TABLE crls (
+  issuer      TEXT NOT NULL REFERENCES cas(name),
+  number      INTEGER NOT NULL CHECK (number >= 1),
+  delta       INTEGER NOT NULL CHECK (delta = 0 OR delta = 1),
+  -- A delta names the full CRL it is based on, an earlier number.
+  base_number INTEGER CHECK ((delta = 0 AND base_number IS NULL) OR
+                             (delta = 1 AND base_number IS NOT NULL AND base_number >= 1 AND
+                              base_number < number)),
+  this_update INTEGER NOT NULL,
+  next_update INTEGER NOT NULL,
+  entries     INTEGER NOT NULL CHECK (entries >= 0),
+  covered_seq INTEGER NOT NULL CHECK (covered_seq >= 0),
+  sha256      TEXT,
+  file        TEXT,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (issuer, number)
+);
+
+CREATE TABLE devices (
+  device_id         TEXT PRIMARY KEY NOT NULL,
+  status            TEXT NOT NULL CHECK (status = 'active' OR status = 'decommissioned'),
+  reason            INTEGER CHECK (reason BETWEEN 0 AND 10 AND reason <> 7 AND reason <> 8),
+  decommissioned_at INTEGER,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  attributes        TEXT NOT NULL DEFAULT '{}'
+);
+)sql",
 };
 
 }  // namespace

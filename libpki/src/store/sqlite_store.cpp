@@ -14,7 +14,12 @@ namespace pki {
 
 namespace {
 
+using sqlite::cert_name;
+using sqlite::kCertColumns;
+using sqlite::kCertColumnsNoDer;
+using sqlite::read_cert;
 using sqlite::Statement;
+using sqlite::to_int64;
 using sqlite::Transaction;
 
 // Long enough to ride out another process's commit (an fsync, or a whole
@@ -70,34 +75,6 @@ CaRecord read_ca(const Statement& st) {
   return ca;
 }
 
-constexpr const char* kCertColumns =
-    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
-    "spki_sha256, status, output, der, created_at, updated_at, batch_index";
-// The same without the DER (batch scans that do not need it).
-constexpr const char* kCertColumnsNoDer =
-    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
-    "spki_sha256, status, output, NULL, created_at, updated_at, batch_index";
-
-CertRecord read_cert(const Statement& st) {
-  CertRecord rec;
-  rec.issuer = st.text(0);
-  rec.serial_hex = st.text(1);
-  rec.device_id = st.text(2);
-  rec.profile = st.text(3);
-  rec.batch_id = st.text(4);
-  rec.subject = st.text(5);
-  rec.not_before = st.time(6);
-  rec.not_after = st.time(7);
-  rec.spki_sha256 = st.text(8);
-  rec.status = parse_cert_status(st.text(9));
-  rec.output = st.text(10);
-  rec.der = st.blob(11);
-  rec.created_at = st.time(12);
-  rec.updated_at = st.time(13);
-  rec.batch_index = st.is_null(14) ? -1 : st.integer(14);
-  return rec;
-}
-
 // The VALUES list of a reserved row: kInsertParams parameters from `base`.
 std::string reserved_values(int base) {
   // Built with appends: GCC 12 at -O3 reports a false -Wrestrict in the
@@ -130,11 +107,49 @@ AuditEvent read_audit(const Statement& st) {
   return ev;
 }
 
+}  // namespace
+
+namespace sqlite {
+
+const char* const kCertColumns =
+    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
+    "spki_sha256, status, output, der, created_at, updated_at, batch_index";
+const char* const kCertColumnsNoDer =
+    "issuer, serial_hex, device_id, profile, batch_id, subject, not_before, not_after, "
+    "spki_sha256, status, output, NULL, created_at, updated_at, batch_index";
+
+CertRecord read_cert(const Statement& st) {
+  CertRecord rec;
+  rec.issuer = st.text(0);
+  rec.serial_hex = st.text(1);
+  rec.device_id = st.text(2);
+  rec.profile = st.text(3);
+  rec.batch_id = st.text(4);
+  rec.subject = st.text(5);
+  rec.not_before = st.time(6);
+  rec.not_after = st.time(7);
+  rec.spki_sha256 = st.text(8);
+  rec.status = parse_cert_status(st.text(9));
+  rec.output = st.text(10);
+  rec.der = st.blob(11);
+  rec.created_at = st.time(12);
+  rec.updated_at = st.time(13);
+  rec.batch_index = st.is_null(14) ? -1 : st.integer(14);
+  return rec;
+}
+
 std::string cert_name(std::string_view issuer, std::string_view serial_hex) {
   return "certificate " + std::string(serial_hex) + " from CA " + std::string(issuer);
 }
 
-}  // namespace
+std::int64_t to_int64(std::uint64_t v, std::string_view what) {
+  if (v > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw Error(ErrorCode::invalid_input, std::string(what) + " out of range");
+  }
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace sqlite
 
 SqliteStore::SqliteStore(const std::string& path) : m_path(path) {
   namespace fs = std::filesystem;
@@ -463,13 +478,6 @@ BatchRecord read_batch(const Statement& st) {
   b.created_at = st.time(8);
   b.updated_at = st.time(9);
   return b;
-}
-
-std::int64_t to_int64(std::uint64_t v, std::string_view what) {
-  if (v > static_cast<std::uint64_t>(INT64_MAX)) {
-    throw Error(ErrorCode::invalid_input, std::string(what) + " out of range");
-  }
-  return static_cast<std::int64_t>(v);
 }
 
 }  // namespace

@@ -18,6 +18,21 @@
 
 namespace pki {
 
+// Row helpers shared by the backend's files (sqlite_store.cpp, sqlite_revocations.cpp).
+namespace sqlite {
+
+// The certificates columns read_cert() expects; the NoDer form reads NULL
+// for the DER (scans that do not need it).
+extern const char* const kCertColumns;
+extern const char* const kCertColumnsNoDer;
+CertRecord read_cert(const Statement& st);
+// "certificate <serial> from CA <issuer>", for messages.
+std::string cert_name(std::string_view issuer, std::string_view serial_hex);
+// Error(invalid_input) "<what> out of range" above INT64_MAX (SQLite integers are signed).
+std::int64_t to_int64(std::uint64_t v, std::string_view what);
+
+}  // namespace sqlite
+
 class SqliteStore final : public Store {
  public:
   // Opens or creates the file (0600) and migrates it. The parent directory
@@ -57,6 +72,27 @@ class SqliteStore final : public Store {
   std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,
                                         std::span<const std::string> ids, TimePoint now) override;
 
+  // Revocation, CRLs and devices: sqlite_revocations.cpp.
+  std::vector<RevokeResult> revoke(std::span<const RevokeRequest> reqs, TimePoint now,
+                                   const RevokeHook& before_commit = {}) override;
+  ReleaseOutcome release_hold(std::string_view issuer, std::string_view serial_hex,
+                              TimePoint now) override;
+  std::optional<RevocationRecord> find_revocation(std::string_view issuer,
+                                                  std::string_view serial_hex) override;
+  std::int64_t for_each_revoked(std::string_view issuer, TimePoint at,
+                                const std::function<void(const RevocationRecord&)>& fn) override;
+  std::int64_t for_each_revocation_change(
+      std::string_view issuer, std::int64_t since_seq, TimePoint at,
+      const std::function<void(const RevocationRecord&)>& fn) override;
+  void record_crl(const CrlRecord& rec) override;
+  std::optional<CrlRecord> last_crl(std::string_view issuer, bool delta) override;
+  std::uint64_t last_crl_number(std::string_view issuer) override;
+  std::vector<std::string> decommissioned_devices(std::span<const std::string> ids) override;
+  std::optional<DeviceRecord> find_device(std::string_view device_id) override;
+  std::vector<DecommissionResult> decommission(std::span<const std::string> ids, int reason,
+                                               TimePoint now, bool dry_run,
+                                               const DecommissionHook& before_commit = {}) override;
+
   void append_audit(const AuditEvent& ev) override;
   std::vector<AuditEvent> audit_log(std::size_t limit) override;
 
@@ -84,6 +120,26 @@ class SqliteStore final : public Store {
   static std::string multi_insert_sql();
   void set_batch_position(std::string_view batch_id, std::uint64_t position, TimePoint now);
 
+  // The store-wide revocation change counter's last value (0 if none); a
+  // write transaction reads it once and stamps next values itself.
+  std::int64_t last_change_seq();
+  // The issuer's covered_seq: its highest changed_seq, released rows included.
+  std::int64_t covered_seq(std::string_view issuer);
+  // An issued or superseded certificate's revocation entry (a released
+  // hold's entry is reused); Error(internal) if one is in force already.
+  void insert_revocation(std::string_view issuer, std::string_view serial_hex, CertStatus prior,
+                         TimePoint not_after, int reason, TimePoint revoked_at,
+                         const std::optional<TimePoint>& invalidity_date, std::int64_t seq);
+  // The certificates row (by rowid: no key lookup) becomes revoked.
+  void set_revoked(std::int64_t rowid, TimePoint now);
+  // A certificateHold in force becomes `reason` (not a hold): false when the
+  // entry is not a hold in force (nothing changed).
+  bool make_hold_permanent(std::string_view issuer, std::string_view serial_hex, int reason,
+                           TimePoint revoked_at, const std::optional<TimePoint>& invalidity_date,
+                           std::int64_t seq);
+  // ?1 issuer, ?2 serial: the entry's columns as read_revocation() reads them.
+  sqlite::Statement revocation_entry();
+
   std::string m_path;
   sqlite::DbPtr m_db;
   // Declared after m_db so the statements are finalized before the close.
@@ -94,6 +150,15 @@ class SqliteStore final : public Store {
   sqlite3_stmt* m_commit_row = nullptr;
   sqlite3_stmt* m_abandon_row = nullptr;
   sqlite3_stmt* m_insert_many = nullptr;
+  sqlite3_stmt* m_cert_state = nullptr;
+  sqlite3_stmt* m_revocation_entry = nullptr;
+  sqlite3_stmt* m_revocation_upsert = nullptr;
+  sqlite3_stmt* m_cert_revoke = nullptr;
+  sqlite3_stmt* m_hold_permanent = nullptr;
+  sqlite3_stmt* m_device_certs = nullptr;
+  sqlite3_stmt* m_device_probe = nullptr;
+  sqlite3_stmt* m_device_decommission = nullptr;
+  sqlite3_stmt* m_decommissioned_probe = nullptr;
 };
 
 }  // namespace pki

@@ -46,6 +46,20 @@ CertStatus parse_cert_status(std::string_view s) {
                   "': expected reserved, issued, abandoned, revoked or superseded");
 }
 
+std::string_view to_string(RevokeOutcome o) noexcept {
+  switch (o) {
+    case RevokeOutcome::revoked:
+      return "revoked";
+    case RevokeOutcome::already_revoked:
+      return "already_revoked";
+    case RevokeOutcome::not_found:
+      return "not_found";
+    case RevokeOutcome::not_revocable:
+      return "not_revocable";
+  }
+  return "unknown";
+}
+
 namespace store {
 
 CaStatus parse_ca_status(std::string_view s) {

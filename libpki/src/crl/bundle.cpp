@@ -1,0 +1,101 @@
+// The chain bundle: one CRL per CA from `ca` up to the root, as
+// `openssl verify -crl_check_all` and nginx's ssl_crl want them.
+#include <openssl/pem.h>
+
+#include "core/fs.hpp"
+#include "crl/crl_internal.hpp"
+#include "ossl/check.hpp"
+#include "pki/error.hpp"
+#include "pki/hierarchy.hpp"
+#include "pki/home.hpp"
+
+namespace pki {
+
+namespace {
+
+constexpr unsigned kPublicMode = 0644;
+// A CRL of a million entries is ~50 MB.
+constexpr std::size_t kMaxCrlBytes = std::size_t{1} << 30;
+
+std::vector<std::string> chain_names(Store& store, const std::string& ca) {
+  std::vector<std::string> names;
+  for (std::string next = ca; !next.empty();) {
+    const auto rec = store.find_ca(next);
+    if (!rec) {
+      if (names.empty()) {
+        throw Error(ErrorCode::not_found, "no CA named '" + next + "' (see `devpki-ca list`)");
+      }
+      throw Error(ErrorCode::store, "the store lacks CA '" + next + "', parent of '" + ca + "'");
+    }
+    names.push_back(next);
+    if (names.size() > 16) throw Error(ErrorCode::store, "CA chain of '" + ca + "' loops");
+    next = rec->parent;
+  }
+  return names;
+}
+
+std::string publish_hint(const std::string& ca) {
+  std::string s = "publish one with `devpki-ca crl --ca ";
+  s += ca;
+  s += '`';
+  return s;
+}
+
+// The CA's last full CRL as published, checked against its record. The
+// file may be replaced by a concurrent publisher between reading the record
+// and the file: then the record is read again, once.
+std::vector<std::uint8_t> recorded_crl(Home& home, const std::string& name,
+                                       const std::string& for_ca, TimePoint now) {
+  for (int attempt = 0;; ++attempt) {
+    const auto rec = home.store().last_crl(name, false);
+    if (!rec) {
+      std::string msg = "CA '" + name + "'";
+      if (name != for_ca) msg += " (in the chain of '" + for_ca + "')";
+      msg += " has no CRL; ";
+      msg += publish_hint(name);
+      throw Error(ErrorCode::not_found, msg);
+    }
+    if (now > rec->next_update) {
+      throw Error(ErrorCode::policy, "the last CRL of '" + name + "' (number " +
+                                         std::to_string(rec->number) + ") expired at " +
+                                         format_time(rec->next_update) + "; " + publish_hint(name));
+    }
+    const std::filesystem::path file = home.root() / rec->file;
+    std::vector<std::uint8_t> der = fs::read_file(file, kMaxCrlBytes);
+    if (ossl::hex(ossl::sha256(der)) == rec->sha256 && parse_crl(der).number == rec->number) {
+      return der;
+    }
+    const auto again = home.store().last_crl(name, false);
+    if (attempt == 0 && again && again->number != rec->number) continue;
+    throw Error(ErrorCode::conflict, file.string() + " is not CRL " + std::to_string(rec->number) +
+                                         " of '" + name + "' as recorded in the store; " +
+                                         publish_hint(name) + " again");
+  }
+}
+
+}  // namespace
+
+namespace crl {
+
+std::string to_pem(std::span<const std::uint8_t> der) {
+  ossl::BioPtr bio(ossl::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
+  ossl::check(
+      PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "", der.data(), static_cast<long>(der.size())),
+      "PEM_write_bio");
+  return ossl::bio_string(bio.get());
+}
+
+}  // namespace crl
+
+std::filesystem::path write_crl_bundle(Home& home, const std::string& ca, TimePoint now) {
+  validate_ca_name(ca);  // a path component below
+  std::string pem;
+  for (const std::string& name : chain_names(home.store(), ca)) {
+    pem += crl::to_pem(recorded_crl(home, name, ca, now));
+  }
+  const std::filesystem::path out = home.crl_dir() / (ca + "-chain.crl.pem");
+  fs::write_file_atomic(out, pem, kPublicMode, true);
+  return out;
+}
+
+}  // namespace pki
