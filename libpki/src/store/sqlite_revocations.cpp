@@ -524,8 +524,8 @@ std::vector<DecommissionResult> SqliteStore::decommission(std::span<const std::s
   // seqs counted in the same order (revocations_changes is appended to). In
   // input order each insert lands on a random page: for 100,000 devices
   // that took twice the time. The sort compares an integer key first (the
-  // issuer's rank, then the serial's first 7 characters, big-endian): a
-  // comparison of the strings themselves, a cache miss each, took 0.13 s.
+  // issuer's rank, then the serial's leading digits): a comparison of the
+  // strings themselves, a cache miss each, took 0.13 s.
   std::vector<std::string_view> issuers;
   for (const auto& p : pending) {
     const std::string_view issuer = out[p.result].revoked[p.cert].issuer;
@@ -538,12 +538,21 @@ std::vector<DecommissionResult> SqliteStore::decommission(std::span<const std::s
     const auto& rec = out[p.result].revoked[p.cert];
     const auto rank = static_cast<std::uint64_t>(
         std::lower_bound(issuers.begin(), issuers.end(), rec.issuer) - issuers.begin());
+    // The first 15 hex digits as 60 bits: devpki's serials start with 8
+    // bytes of nanoseconds, so the 7 characters taken before were the same
+    // for a whole batch and every comparison fell through to the strings
+    // (measured: 1.2 G instructions, 9% of decommissioning 100,000 devices).
+    // For equal-length lowercase hex, numeric order is the strings' order;
+    // otherwise the order is only approximate, which costs locality, never
+    // correctness (the strings break ties).
     std::uint64_t prefix = 0;
-    for (std::size_t c = 0; c < 7; ++c) {
-      prefix = (prefix << 8) |
-               (c < rec.serial_hex.size() ? static_cast<unsigned char>(rec.serial_hex[c]) : 0u);
+    for (std::size_t c = 0; c < 15; ++c) {
+      const unsigned char ch =
+          c < rec.serial_hex.size() ? static_cast<unsigned char>(rec.serial_hex[c]) : '0';
+      const std::uint64_t nibble = ch <= '9' ? ch - '0' : ch - 'a' + 10;
+      prefix = (prefix << 4) | (nibble & 0xf);
     }
-    p.order = (std::min<std::uint64_t>(rank, 255) << 56) | prefix;
+    p.order = (std::min<std::uint64_t>(rank, 15) << 60) | prefix;
   }
   const auto cert_of = [&](const Pending& p) -> CertRecord& {
     return out[p.result].revoked[p.cert];
