@@ -2,7 +2,9 @@
 # The devpki demo: builds the tools, then in a fresh home on the embedded
 # SQLite store creates a root CA, an issuing CA and a few signed device
 # certificates, mints a factory batch of 10,000 device identities with
-# devpki-mint, and checks certificates with `openssl verify -x509_strict`.
+# devpki-mint, checks certificates with `openssl verify -x509_strict`, then
+# decommissions two devices with devpki-decommission and shows that
+# `openssl verify -crl_check_all` refuses them with the published CRLs.
 # Installs the Debian packages it needs when they are missing.
 # Usage: scripts/demo.sh [HOME_DIR]   (default: ./demo-home, replaced if it exists)
 set -euo pipefail
@@ -13,6 +15,7 @@ cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build "$here/build/release" -j "$(nproc)"
 ca="$here/build/release/devpki-ca"
 mint="$here/build/release/devpki-mint"
+decommission="$here/build/release/devpki-decommission"
 
 home=$(realpath -m "${1:-demo-home}")
 rm -rf "$home"
@@ -55,5 +58,23 @@ for n in 1 5000 10000; do
   sed -n "${n}p" "$work/batch/devices.jsonl" | jq -r .cert > "$work/batch-$n.pem"
   printf 'device %s: ' "$(sed -n "${n}p" "$work/batch/devices.jsonl" | jq -r .device_id)"
   openssl verify -x509_strict -CAfile "$work/root.pem" -untrusted "$work/chain.pem" "$work/batch-$n.pem"
+done
+# Retiring devices: revoke, mark decommissioned, publish the CRLs. The root's
+# CRL is published once (its key comes out of the safe rarely): servers that
+# check the whole chain (nginx ssl_crl) need a CRL for every CA.
+step "$ca" crl --ca root --passphrase-file "$work/passphrase"
+printf 'ACME-F000001\nACME-000002\n' > "$work/retired.txt"
+step "$decommission" --devices "$work/retired.txt" --reason cessationOfOperation \
+  --passphrase-file "$work/passphrase"
+step "$ca" crl-status
+printf '\n\033[1mverifying with openssl verify -crl_check_all (the chain bundle of CRLs)\033[0m\n'
+# Expected: the two decommissioned devices refused, the others still accepted.
+for pair in batch-1:refused ACME-000002:refused batch-5000:accepted ACME-000001:accepted; do
+  f="$work/${pair%%:*}.pem" want=${pair##*:}
+  got=accepted
+  openssl verify -x509_strict -crl_check_all -CAfile "$work/root.pem" -untrusted "$work/chain.pem" \
+    -CRLfile "$DEVPKI_HOME/crl/factory-chain.crl.pem" "$f" >"$work/verify.out" 2>&1 || got=refused
+  printf '%s: %s %s\n' "${pair%%:*}" "$got" "$(grep -o 'certificate revoked' "$work/verify.out" | head -1)"
+  [ "$got" = "$want" ] || { echo "demo: expected ${pair%%:*} to be $want" >&2; exit 1; }
 done
 printf '\ndemo home: %s (CA keys encrypted in %s/keys)\n' "$home" "$DEVPKI_HOME"
