@@ -416,3 +416,17 @@ TEST_CASE("decommission: a before_commit hook that throws rolls everything back"
   CHECK(decommission(f.home, {"DEV-A"}, o, f.clock).revoked == 1);
   CHECK(f.audit_count("device.decommission") == 1);
 }
+
+TEST_CASE("the root's own certificate cannot be revoked; an issuing CA's can, under its parent") {
+  Fixture f;
+  const auto root = f.home.store().find_ca("root");
+  const std::string msg = message_of([&] {
+    revoke(f.home, by_serial(root->serial_hex), because(RevocationReason::ca_compromise), f.clock);
+  });
+  CHECK(msg.find("self-signed certificate: a root cannot revoke itself") != std::string::npos);
+  CHECK(!f.home.store().find_revocation("root", root->serial_hex));
+  const auto fleet = f.home.store().find_ca("fleet");
+  CHECK(revoke(f.home, by_serial(fleet->serial_hex), because(RevocationReason::ca_compromise),
+               f.clock)
+            .cas == std::vector<std::string>{"root"});
+}

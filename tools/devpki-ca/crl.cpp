@@ -62,14 +62,15 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
   if (to_file) pki::write_public_file(o.out, pem, o.force);
   if (o.out == "-") std::cout << pem;
 
+  // This CA's bundle and those of the CAs under it, which carry this CRL.
   std::string bundle;
   std::string bundle_problem;
-  if (!o.delta) {
-    try {
-      bundle = pki::write_crl_bundle(home, o.ca, clock.now()).string();
-    } catch (const pki::Error& e) {
-      bundle_problem = e.what();
-    }
+  std::vector<pki::BundleResult> bundles;
+  if (!o.delta) bundles = pki::write_crl_bundles(home, o.ca, clock.now());
+  for (const auto& b : bundles) {
+    if (b.ca != o.ca) continue;
+    bundle = b.file.string();
+    bundle_problem = b.problem;
   }
   const auto& r = crl.record;
   if (g.json) {
@@ -84,7 +85,13 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
               << ",\"pem_file\":" << json_string(crl.pem_file.string())
               << ",\"out\":" << json_string(to_file ? o.out : "")
               << ",\"bundle\":" << json_string(bundle)
-              << ",\"bundle_problem\":" << json_string(bundle_problem) << "}\n";
+              << ",\"bundle_problem\":" << json_string(bundle_problem) << ",\"bundles\":[";
+    for (std::size_t i = 0; i < bundles.size(); ++i) {
+      std::cout << (i ? "," : "") << "{\"ca\":" << json_string(bundles[i].ca)
+                << ",\"file\":" << json_string(bundles[i].file.string())
+                << ",\"problem\":" << json_string(bundles[i].problem) << "}";
+    }
+    std::cout << "]}\n";
   } else if (o.out != "-") {
     std::cout << (r.delta ? "delta CRL " : "CRL ") << r.number << " of " << o.ca;
     if (r.delta) std::cout << " (base " << r.base_number << ")";
@@ -92,10 +99,15 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
               << pki::format_time(r.next_update) << "\n"
               << "  " << crl.der_file.string() << "\n  " << crl.pem_file.string() << "\n";
     if (to_file) std::cout << "  " << o.out << "\n";
-    if (!bundle.empty()) std::cout << "  " << bundle << " (chain bundle)\n";
+    for (const auto& b : bundles) {
+      if (!b.file.empty()) {
+        std::cout << "  " << b.file.string()
+                  << (b.ca == o.ca ? " (chain bundle)\n" : " (chain bundle of " + b.ca + ")\n");
+      }
+    }
   }
-  if (!bundle_problem.empty()) {
-    warn("devpki-ca", "no chain bundle for " + o.ca + ": " + bundle_problem);
+  for (const auto& b : bundles) {
+    if (!b.problem.empty()) warn("devpki-ca", "no chain bundle for " + b.ca + ": " + b.problem);
   }
   return Exit::ok;
 }

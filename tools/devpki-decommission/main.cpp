@@ -82,16 +82,18 @@ Published publish(pki::Home& home, const pki::Authority& authority, const std::s
   for (const auto& f : crl.warnings.items())
     devpki::warn("devpki-decommission", f.message);
   Published p{authority.name(), crl.record, {}, {}, {}};
-  std::filesystem::path bundle;
-  try {
-    bundle = pki::write_crl_bundle(home, authority.name(), clock.now());
-    p.bundle = bundle.string();
-  } catch (const pki::Error& e) {
-    p.bundle_problem = e.what();
+  // This CA's bundle, and those of CAs under it (they carry this CRL).
+  std::vector<std::filesystem::path> files = {crl.der_file, crl.pem_file};
+  for (const auto& b : pki::write_crl_bundles(home, authority.name(), clock.now())) {
+    if (b.ca == authority.name()) {
+      p.bundle = b.file.string();
+      p.bundle_problem = b.problem;
+    } else if (!b.problem.empty()) {
+      devpki::warn("devpki-decommission", "no chain bundle for " + b.ca + ": " + b.problem);
+    }
+    if (!b.file.empty()) files.push_back(b.file);
   }
   if (!publish_dir.empty()) {
-    std::vector<std::filesystem::path> files = {crl.der_file, crl.pem_file};
-    if (!bundle.empty()) files.push_back(bundle);
     for (const auto& f : files) {
       const auto dest = std::filesystem::path(publish_dir) / f.filename();
       pki::write_public_file(dest, read_all(f), true);

@@ -53,6 +53,17 @@ std::filesystem::path crl_file(const Home& home, const std::string& ca, bool del
 // publishes one; Error(policy) for one already expired at `now`.
 std::filesystem::path write_crl_bundle(Home& home, const std::string& ca, TimePoint now);
 
+// After `ca` published a full CRL: rewrites the bundle of `ca` and of every
+// CA under it that has a CRL of its own (each carries `ca`'s CRL). A bundle
+// that cannot be written (an ancestor without a usable CRL) is reported in
+// `problem`, not thrown: the CRL itself is published either way.
+struct BundleResult {
+  std::string ca;
+  std::filesystem::path file;  // empty when `problem` is set
+  std::string problem;
+};
+std::vector<BundleResult> write_crl_bundles(Home& home, const std::string& ca, TimePoint now);
+
 // Freshness of a CA's last full CRL (and delta when the profile has them).
 enum class CrlFreshness { fresh, stale, expired, missing };  // stale: past half its life
 std::string_view to_string(CrlFreshness f) noexcept;

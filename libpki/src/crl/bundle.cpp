@@ -2,6 +2,8 @@
 // `openssl verify -crl_check_all` and nginx's ssl_crl want them.
 #include <openssl/pem.h>
 
+#include <algorithm>
+
 #include "core/fs.hpp"
 #include "crl/crl_internal.hpp"
 #include "ossl/check.hpp"
@@ -98,6 +100,29 @@ std::filesystem::path write_crl_bundle(Home& home, const std::string& ca, TimePo
   }
   const std::filesystem::path out = home.crl_dir() / (ca + "-chain.crl.pem");
   fs::write_file_atomic(out, pem, kPublicMode, true);
+  return out;
+}
+
+std::vector<BundleResult> write_crl_bundles(Home& home, const std::string& ca, TimePoint now) {
+  std::vector<BundleResult> out;
+  Store& store = home.store();
+  for (const CaRecord& rec : store.list_cas()) {
+    // `ca` itself, and every CA whose chain passes through it: their
+    // bundles carry `ca`'s CRL, which just changed.
+    const auto chain = chain_names(store, rec.name);
+    if (std::find(chain.begin(), chain.end(), ca) == chain.end()) continue;
+    // A CA below that never published is not bundled: it has nothing to
+    // bundle yet (its own publication writes its bundle).
+    if (rec.name != ca && !store.last_crl(rec.name, false)) continue;
+    BundleResult r;
+    r.ca = rec.name;
+    try {
+      r.file = write_crl_bundle(home, rec.name, now);
+    } catch (const Error& e) {
+      r.problem = e.what();
+    }
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

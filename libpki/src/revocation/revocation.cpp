@@ -199,6 +199,15 @@ RevokeReport revoke(Home& home, const RevokeTarget& target, const RevokeOptions&
                                            std::string(to_string(row.status)) +
                                            ", never issued: there is nothing to revoke");
       }
+      if (const auto issuer = store.find_ca(row.issuer);
+          issuer && issuer->parent.empty() && issuer->serial_hex == row.serial_hex) {
+        throw Error(ErrorCode::policy,
+                    "certificate " + cert_name(row.issuer, s) +
+                        " is the root CA's own "
+                        "self-signed certificate: a root cannot revoke itself on its own CRL "
+                        "(relying parties hold it as a trust anchor); take it out of their trust "
+                        "stores instead. Nothing was revoked");
+      }
       if (row.not_after < now) {
         throw Error(ErrorCode::policy,
                     "certificate " + cert_name(row.issuer, s) + " expired on " +
