@@ -5,7 +5,8 @@ set -euo pipefail
 want=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libcli11-dev doctest-dev
       libsqlite3-dev nlohmann-json3-dev openssl jq)
 if [ "${1:-build}" = test ]; then
-  want+=(gnutls-bin sqlite3 xxd)
+  # nginx and curl: tests/cli/tls_nginx_test.sh (a real TLS server checking devpki's CRLs).
+  want+=(gnutls-bin sqlite3 xxd nginx curl)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -17,4 +18,14 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+# Debian's nginx postinst starts the service, which fails (and fails the
+# install) where no init system runs, e.g. in a container. policy-rc.d
+# answering 101 ("action not allowed") stops it; one already there is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+  trap 'exit 130' INT TERM HUP
+fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
