@@ -273,7 +273,7 @@ grep -Eq '^factory: CRL 3, 11 entries, next update [0-9T:-]+Z: fresh; delta 4, n
 # --- certificateHold -> release -> removeFromCRL -> gone ----------------------------------
 verdicts revoked "R-04 on hold" "$(dev 04)"
 run "release" 0 ca release --serial "${S[04]}"
-grep -q "released the hold on ${S[04]}" "$T/out" && ok || fail "release output: $(cat "$T/out")"
+grep -q "released the hold on factory/${S[04]}" "$T/out" && ok || fail "release output: $(cat "$T/out")"
 [ "$(sql "SELECT status FROM certificates WHERE serial_hex LIKE '%${S[04]}' AND issuer = 'factory'")" = issued ] && ok ||
   fail "released certificate's status: $(sql "SELECT status FROM certificates WHERE serial_hex LIKE '%${S[04]}'")"
 publish "delta CRL 5" 5 --ca factory --delta

@@ -109,11 +109,12 @@ struct ReleaseCliOptions {
 
 Exit run_release(const ReleaseCliOptions& o, const GlobalOptions& g) {
   pki::Home home = pki::Home::open(resolve_home(g));
-  pki::release_hold(home, o.ca, o.serial, pki::SystemClock{}, "devpki-ca");
+  const std::string released =
+      pki::release_hold(home, o.ca, o.serial, pki::SystemClock{}, "devpki-ca");
   if (g.json) {
-    std::cout << "{\"released\":" << json_string(o.serial) << "}\n";
+    std::cout << "{\"released\":" << json_string(released) << "}\n";
   } else {
-    std::cout << "released the hold on " << o.serial
+    std::cout << "released the hold on " << released
               << "; the next CRL no longer lists it (a delta CRL says removeFromCRL)\n";
   }
   return Exit::ok;

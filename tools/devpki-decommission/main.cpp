@@ -154,7 +154,12 @@ Exit run(const Options& o, const devpki::GlobalOptions& g) {
   if (!o.dry_run) {
     for (const auto& ca : to_publish) {
       try {
-        published.push_back(publish(home, authorities.at(ca), o.publish_dir, clock));
+        auto it = authorities.find(ca);
+        if (it == authorities.end()) {  // not expected: the hook unlocked the same set
+          const auto passphrase = devpki::read_passphrase(o.passphrase);
+          it = authorities.emplace(ca, pki::load_authority(home, ca, passphrase)).first;
+        }
+        published.push_back(publish(home, it->second, o.publish_dir, clock));
       } catch (const pki::Error& e) {
         throw pki::Error(e.code(),
                          "the devices are decommissioned and their certificates "

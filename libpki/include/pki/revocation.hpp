@@ -83,8 +83,9 @@ RevokeReport revoke(Home& home, const RevokeTarget& target, const RevokeOptions&
 
 // Releases a certificateHold. Error(not_found) for an unknown serial,
 // Error(conflict) when it is not on hold.
-void release_hold(Home& home, const std::string& ca, const std::string& serial_hex,
-                  const Clock& clock, const std::string& actor = "devpki");
+// Returns the certificate's name, "<issuer>/<serial>" (serial normalized).
+std::string release_hold(Home& home, const std::string& ca, const std::string& serial_hex,
+                         const Clock& clock, const std::string& actor = "devpki");
 
 struct DecommissionReport;
 

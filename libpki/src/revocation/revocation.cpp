@@ -312,8 +312,8 @@ RevokeReport revoke(Home& home, const RevokeTarget& target, const RevokeOptions&
   return report;
 }
 
-void release_hold(Home& home, const std::string& ca, const std::string& serial_hex,
-                  const Clock& clock, const std::string& actor) {
+std::string release_hold(Home& home, const std::string& ca, const std::string& serial_hex,
+                         const Clock& clock, const std::string& actor) {
   const TimePoint now = clock.now();
   Store& store = home.store();
   const std::string serial = normalize_serial_hex(serial_hex);
@@ -327,19 +327,19 @@ void release_hold(Home& home, const std::string& ca, const std::string& serial_h
                   "certificate " + cert_name(row.issuer, serial) + " is not revoked");
     case ReleaseOutcome::not_on_hold: {
       const auto rev = store.find_revocation(row.issuer, serial);
-      throw Error(
-          ErrorCode::conflict,
-          "certificate " + cert_name(row.issuer, serial) + " is not on hold" +
-              (rev && !rev->released_at
-                   ? " (revoked: " +
-                         std::string(to_string(static_cast<RevocationReason>(rev->reason))) +
-                         ", which is permanent)"
-                   : std::string()) +
-              "; nothing was changed");
+      if (!rev || rev->released_at) {
+        throw Error(ErrorCode::conflict, "certificate " + cert_name(row.issuer, serial) +
+                                             " is not revoked; nothing was changed");
+      }
+      throw Error(ErrorCode::conflict,
+                  "certificate " + cert_name(row.issuer, serial) + " is not on hold (revoked: " +
+                      std::string(to_string(static_cast<RevocationReason>(rev->reason))) +
+                      ", which is permanent); nothing was changed");
     }
   }
   store.append_audit(
       AuditEvent{0, now, actor, "cert.release", cert_name(row.issuer, serial), "{}"});
+  return cert_name(row.issuer, serial);
 }
 
 DecommissionReport decommission(Home& home, const std::vector<std::string>& device_ids,
