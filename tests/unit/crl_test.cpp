@@ -634,3 +634,44 @@ TEST_CASE("openssl verifies the CRLs and sees the revoked leaf") {
   CHECK_MESSAGE(status != 0, out);
   CHECK_MESSAGE(out.find("certificate revoked") != std::string::npos, out);
 }
+
+TEST_CASE("write_crl_bundles: a parent's new CRL reaches the bundles of the CAs under it") {
+  Fixture f;
+  f.issuing_ca("fleet");
+  f.publish("root");
+  f.publish("factory");
+  // fleet has published nothing: it gets no bundle; root's own bundle and factory's do.
+  auto results = write_crl_bundles(f.home, "root", kNow);
+  std::vector<std::string> cas;
+  for (const auto& r : results) {
+    cas.push_back(r.ca);
+    CHECK(r.problem.empty());
+    CHECK(std::filesystem::exists(r.file));
+  }
+  std::sort(cas.begin(), cas.end());
+  CHECK(cas == std::vector<std::string>{"factory", "root"});
+
+  // The root revokes fleet and publishes CRL 2: factory's bundle now carries it.
+  const auto fleet = f.home.store().find_ca("fleet");
+  f.revoke(fleet->serial_hex, 2, std::nullopt, "root");
+  f.publish("root");
+  write_crl_bundles(f.home, "root", kNow);
+  const std::string text = fs::read_text(f.home.root() / "crl" / "factory-chain.crl.pem", 1 << 20);
+  const auto second = text.find("-----BEGIN X509 CRL-----", 1);
+  REQUIRE(second != std::string::npos);
+  const std::string root_pem = text.substr(second);
+  const auto info = parse_crl(std::vector<std::uint8_t>(root_pem.begin(), root_pem.end()));
+  CHECK(info.number == 2);
+  CHECK(info.entries == 1);
+
+  // Only CAs at or under the one given: factory's bundles do not touch root's.
+  results = write_crl_bundles(f.home, "factory", kNow);
+  REQUIRE(results.size() == 1);
+  CHECK(results.front().ca == "factory");
+  // A problem is reported, not thrown.
+  const auto later = write_crl_bundles(f.home, "root", kNow + 7 * 24h + 1s);
+  bool factory_problem = false;
+  for (const auto& r : later)
+    if (r.ca == "factory") factory_problem = r.problem.find("expired") != std::string::npos;
+  CHECK(factory_problem);
+}
