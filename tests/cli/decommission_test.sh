@@ -274,6 +274,21 @@ refuse "--devices with --device" 1 "excludes" --devices "$W/list.txt" --device D
 refuse "--device with --batch" 1 "excludes" --device D-010 --batch b1
 refuse "unknown option" 1 "nosuch" --device D-010 --nosuch
 [ "$(dev_status D-010)" != decommissioned ] && ok || fail "D-010 decommissioned by a refused run"
+# A crash between recording a CRL and writing its file: the store counts the new
+# CRL, the file in crl/ is still the old one. crl-status says so (exit 2), and
+# running devpki-decommission again for a device of that CA publishes it.
+cp "$CRLD/factory.crl" "$W/older.crl"
+"$CA" --home "$H" crl --ca factory --passphrase-file "$PASS_FILE" >/dev/null 2>&1 || fail "crl --ca factory"
+cp "$W/older.crl" "$CRLD/factory.crl"
+rc=0
+"$CA" --home "$H" crl-status >"$T/status" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "^factory: .*the file in crl/ is not the CRL recorded last" "$T/status" && ok ||
+  fail "crl-status after a lost CRL file: exit $rc, $(cat "$T/status")"
+"$DECOM" --home "$H" --passphrase-file "$PASS_FILE" --device D-001 >"$T/out" 2>&1 || fail "rerun for D-001: $(cat "$T/out")"
+grep -q '^published CRL [0-9]* of factory' "$T/out" && ok || fail "rerun did not publish: $(cat "$T/out")"
+cmp -s "$W/older.crl" "$CRLD/factory.crl" && fail "factory.crl still the old file" || ok
+grep -q "the file in crl/" <<<"$("$CA" --home "$H" crl-status 2>&1)" && fail "crl-status still flags the file" || ok
+
 out=$("$DECOM" --help) && ok || fail "--help exit"
 for w in --devices --device --batch --reason --dry-run --publish --json 'Exit codes'; do
   grep -q -- "$w" <<<"$out" && ok || fail "--help does not mention $w"

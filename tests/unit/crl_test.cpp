@@ -675,3 +675,26 @@ TEST_CASE("write_crl_bundles: a parent's new CRL reaches the bundles of the CAs 
     if (r.ca == "factory") factory_problem = r.problem.find("expired") != std::string::npos;
   CHECK(factory_problem);
 }
+
+TEST_CASE("crl_status notices a CRL file that is not the one recorded (a crash before writing)") {
+  Fixture f;
+  f.publish("factory");
+  const auto row = [&] {
+    for (const auto& s : crl_status(f.home, kNow))
+      if (s.ca == "factory") return s;
+    FAIL("no row for factory");
+    return CrlStatus{};
+  };
+  CHECK(row().file_ok);
+  // What a crash between record_crl and the file writes leaves: the store
+  // counts CRL 2 as published, the file is still CRL 1.
+  const auto crl1 = fs::read_file(f.home.root() / "crl" / "factory.crl", 1 << 20);
+  f.publish("factory");
+  write_text(f.home.root() / "crl" / "factory.crl", std::string(crl1.begin(), crl1.end()));
+  CHECK_FALSE(row().file_ok);
+  CHECK(row().revoked_since == 0);  // which is why revoked_since alone cannot tell
+  std::filesystem::remove(f.home.root() / "crl" / "factory.crl");
+  CHECK_FALSE(row().file_ok);
+  f.publish("factory");
+  CHECK(row().file_ok);
+}

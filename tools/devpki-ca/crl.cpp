@@ -129,6 +129,7 @@ Exit run_crl_status(const GlobalOptions& g) {
   };
   for (const auto& s : rows) {
     worst = std::max(worst, rank(s.freshness));
+    if (!s.file_ok) worst = 2;
     if (s.delta_freshness) worst = std::max(worst, rank(*s.delta_freshness));
   }
   if (g.json) {
@@ -149,7 +150,8 @@ Exit run_crl_status(const GlobalOptions& g) {
                     << json_string(pki::format_time(s.delta->next_update));
         }
       }
-      std::cout << ",\"revoked_since\":" << s.revoked_since << "}";
+      std::cout << ",\"revoked_since\":" << s.revoked_since
+                << ",\"file_ok\":" << (s.file_ok ? "true" : "false") << "}";
     }
     std::cout << "]}\n";
   } else {
@@ -169,6 +171,11 @@ Exit run_crl_status(const GlobalOptions& g) {
       }
       if (s.revoked_since > 0) {
         std::cout << "; " << s.revoked_since << " revocation(s) not on it yet";
+      }
+      if (!s.file_ok) {
+        std::cout << "; the file in crl/ is not the CRL recorded last (publish again: "
+                     "devpki-ca crl --ca "
+                  << s.ca << ")";
       }
       std::cout << "\n";
     }

@@ -122,11 +122,12 @@ Exit run(const Options& o, const devpki::GlobalOptions& g) {
   opts.actor = "devpki-decommission";
   opts.dry_run = o.dry_run;
 
-  // CAs whose last CRL already misses a revocation (a run that died before
-  // publishing): published again if this run concerns them.
+  // CAs whose last CRL already misses a revocation, or whose file is not
+  // the CRL recorded (a run that died before publishing, or while writing):
+  // published again if this run concerns them.
   std::set<std::string> stale_before;
   for (const auto& s : pki::crl_status(home, clock.now()))
-    if (s.revoked_since > 0) stale_before.insert(s.ca);
+    if (s.revoked_since > 0 || !s.file_ok) stale_before.insert(s.ca);
   // What step (4) publishes: CAs that revoke now, and stale CAs of these devices.
   const auto to_publish_of = [&](const pki::DecommissionReport& r) {
     std::set<std::string> need(r.cas.begin(), r.cas.end());

@@ -75,6 +75,9 @@ struct CrlStatus {
   CrlFreshness freshness = CrlFreshness::missing;  // of the full CRL
   std::optional<CrlFreshness> delta_freshness;     // when the profile has deltas
   std::uint64_t revoked_since = 0;                 // revocations not yet on the last full CRL
+  // The files in home/crl/ are the CRLs recorded last (false after a crash
+  // between recording and writing, or a file changed by hand): publish again.
+  bool file_ok = true;
 };
 
 // One row per CA that can sign CRLs (active CAs, and retired ones with

@@ -1,11 +1,31 @@
 // crl_status: how fresh each CA's last CRLs are, for monitoring.
 #include <algorithm>
 
+#include "core/fs.hpp"
 #include "crl/crl_internal.hpp"
+#include "ossl/check.hpp"
 #include "pki/certificate.hpp"
 #include "pki/home.hpp"
 
 namespace pki {
+
+namespace {
+
+// The file a record names holds that CRL (its digest). A crash between
+// recording a CRL and writing its file leaves the older CRL in place while
+// the store counts the new one as published: this is how it is noticed.
+bool file_matches(const Home& home, const CrlRecord& rec) {
+  std::error_code ec;
+  const auto file = home.root() / rec.file;
+  if (!std::filesystem::is_regular_file(file, ec)) return false;
+  try {
+    return ossl::hex(ossl::sha256(fs::read_file(file, std::size_t{1} << 30))) == rec.sha256;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
 
 namespace crl {
 
@@ -50,11 +70,15 @@ std::vector<CrlStatus> crl_status(Home& home, TimePoint now) {
     s.ca = ca.name;
     s.full = store.last_crl(ca.name, false);
     s.freshness = s.full ? crl::freshness_at(*s.full, now) : CrlFreshness::missing;
+    s.file_ok = !s.full || file_matches(home, *s.full);
     // Delta CRLs are opt-in: judged once the CA has published one (relying
     // parties that use deltas then depend on the next one), never "missing".
     if (home.profile(ca.profile).crl.delta_next_update) {
       s.delta = store.last_crl(ca.name, true);
-      if (s.delta) s.delta_freshness = crl::freshness_at(*s.delta, now);
+      if (s.delta) {
+        s.delta_freshness = crl::freshness_at(*s.delta, now);
+        s.file_ok = s.file_ok && file_matches(home, *s.delta);
+      }
     }
     std::uint64_t changes = 0;
     store.for_each_revocation_change(ca.name, s.full ? s.full->covered_seq : 0, now,
