@@ -1,9 +1,7 @@
 // devpki-ca crl / crl-status: publish a CA's CRL (full or delta) and report
 // how fresh every CA's last CRL is.
 #include <algorithm>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 #include "devpki-ca/commands.hpp"
@@ -24,16 +22,6 @@ struct CrlCliOptions {
   bool force = false;
   PassphraseOptions passphrase;
 };
-
-// The PEM file publish_crl wrote next to the DER: the same CRL.
-std::string read_pem(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) {
-    throw pki::Error(pki::ErrorCode::io, "cannot read back " + file.string());
-  }
-  return text;
-}
 
 Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
   pki::Home home = pki::Home::open(resolve_home(g));
@@ -58,7 +46,7 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
   const pki::PublishedCrl crl = pki::publish_crl(home, authority, opts, clock);
   for (const auto& f : crl.warnings.items())
     warn("devpki-ca", f.message);
-  const std::string pem = read_pem(crl.pem_file);
+  const std::string& pem = crl.pem;
   if (to_file) pki::write_public_file(o.out, pem, o.force);
   if (o.out == "-") std::cout << pem;
 

@@ -29,6 +29,7 @@ struct CrlOptions {
 struct PublishedCrl {
   CrlRecord record;
   std::vector<std::uint8_t> der;
+  std::string pem;                 // the same CRL, as written to pem_file
   std::filesystem::path der_file;  // home/crl/<ca>.crl or <ca>-delta.crl
   std::filesystem::path pem_file;  // the same with .pem appended
   Findings warnings;               // nextUpdate clamped to the CA's notAfter, ...

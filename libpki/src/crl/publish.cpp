@@ -203,7 +203,8 @@ PublishedCrl publish_crl(Home& home, const Authority& ca, const CrlOptions& opts
 
   const std::string_view der_text(reinterpret_cast<const char*>(out.der.data()), out.der.size());
   fs::write_file_atomic(out.der_file, der_text, kPublicMode, true);
-  fs::write_file_atomic(out.pem_file, crl::to_pem(out.der), kPublicMode, true);
+  out.pem = crl::to_pem(out.der);
+  fs::write_file_atomic(out.pem_file, out.pem, kPublicMode, true);
 
   const CrlRecord& r = out.record;
   std::string detail = "{\"number\":";

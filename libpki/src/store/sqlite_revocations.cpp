@@ -281,20 +281,24 @@ std::optional<RevocationRecord> SqliteStore::find_revocation(std::string_view is
   return rec;
 }
 
-std::int64_t SqliteStore::for_each_revoked(std::string_view issuer, TimePoint at,
+// The entries of a full CRL (no `since`: in force, in the table's key order,
+// a range scan with no sort) or of a delta CRL (changed after `since`,
+// released holds included), read in one snapshot with covered_seq, so both
+// agree even while another process revokes.
+std::int64_t SqliteStore::scan_revocations(std::string_view issuer,
+                                           std::optional<std::int64_t> since, TimePoint at,
                                            const std::function<void(const RevocationRecord&)>& fn) {
-  constexpr std::string_view kWhat = "reading the revocation list";
-  // One snapshot: the entries and covered_seq agree even while another
-  // process revokes.
+  constexpr std::string_view kWhat = "reading revocations";
   Transaction tx(m_db.get(), Transaction::Kind::deferred, kWhat);
   const std::int64_t covered = covered_seq(issuer);
   {
-    // The table's key order: a range scan, no sort.
     auto st = statement(std::string("SELECT ") + kRevocationColumns +
-                            " FROM revocations WHERE issuer = ?1 AND released_at IS NULL"
-                            " AND not_after >= ?2 ORDER BY serial_hex",
+                            " FROM revocations WHERE issuer = ?1 AND not_after >= ?2 AND " +
+                            (since ? "changed_seq > ?3 ORDER BY changed_seq"
+                                   : "released_at IS NULL ORDER BY serial_hex"),
                         kWhat);
     st.bind(1, issuer).bind(2, at);
+    if (since) st.bind(3, *since);
     RevocationRecord rec;
     while (st.step()) {
       read_revocation(st, rec);
@@ -305,26 +309,15 @@ std::int64_t SqliteStore::for_each_revoked(std::string_view issuer, TimePoint at
   return covered;
 }
 
+std::int64_t SqliteStore::for_each_revoked(std::string_view issuer, TimePoint at,
+                                           const std::function<void(const RevocationRecord&)>& fn) {
+  return scan_revocations(issuer, std::nullopt, at, fn);
+}
+
 std::int64_t SqliteStore::for_each_revocation_change(
     std::string_view issuer, std::int64_t since_seq, TimePoint at,
     const std::function<void(const RevocationRecord&)>& fn) {
-  constexpr std::string_view kWhat = "reading revocation changes";
-  Transaction tx(m_db.get(), Transaction::Kind::deferred, kWhat);
-  const std::int64_t covered = covered_seq(issuer);
-  {
-    auto st = statement(std::string("SELECT ") + kRevocationColumns +
-                            " FROM revocations WHERE issuer = ?1 AND changed_seq > ?2"
-                            " AND not_after >= ?3 ORDER BY changed_seq",
-                        kWhat);
-    st.bind(1, issuer).bind(2, since_seq).bind(3, at);
-    RevocationRecord rec;
-    while (st.step()) {
-      read_revocation(st, rec);
-      fn(rec);
-    }
-  }
-  tx.commit();
-  return covered;
+  return scan_revocations(issuer, since_seq, at, fn);
 }
 
 // ---- CRLs ----------------------------------------------------------------------

@@ -125,6 +125,9 @@ class SqliteStore final : public Store {
   std::int64_t last_change_seq();
   // The issuer's covered_seq: its highest changed_seq, released rows included.
   std::int64_t covered_seq(std::string_view issuer);
+  std::int64_t scan_revocations(std::string_view issuer, std::optional<std::int64_t> since,
+                                TimePoint at,
+                                const std::function<void(const RevocationRecord&)>& fn);
   // An issued or superseded certificate's revocation entry (a released
   // hold's entry is reused); Error(internal) if one is in force already.
   void insert_revocation(std::string_view issuer, std::string_view serial_hex, CertStatus prior,
