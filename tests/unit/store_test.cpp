@@ -184,26 +184,30 @@ struct Fixture {
 TEST_CASE("open creates the schema at the latest version") {
   TempDir dir;
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 3);
+  CHECK(store->schema_version() == 4);
 
   RawDb raw(dir.db());
   for (const char* table : {"schema_version", "cas", "certificates", "audit", "batches",
-                            "revocations", "batch_rejects", "crls", "devices"}) {
+                            "revocations", "batch_rejects", "crls", "devices", "renewal_items"}) {
     INFO(table);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                  "name = '") +
                      table + "'") == "1");
   }
-  for (const char* index :
-       {"certificates_issuer_profile_device", "certificates_device", "certificates_not_after",
-        "certificates_batch", "certificates_reserved", "revocations_changes"}) {
+  for (const char* index : {"certificates_issuer_profile_device", "certificates_device_profile",
+                            "certificates_issuer_not_after", "certificates_expiring",
+                            "certificates_batch", "certificates_reserved", "revocations_changes"}) {
     INFO(index);
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                  "name = '") +
                      index + "'") == "1");
   }
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "3");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "4");
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_status'") == "0");
+  // v4 replaced them with certificates_device_profile and certificates_issuer_not_after.
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_device'") == "0");
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_not_after'") ==
+        "0");
   // v3 replaced crl_numbers (never written) with crls.
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'crl_numbers'") == "0");
 }
@@ -215,10 +219,10 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
     store->add_ca(make_ca("root"));
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 3);
+  CHECK(store->schema_version() == 4);
   REQUIRE(store->find_ca("root").has_value());
   RawDb raw(dir.db());
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "3");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "4");
 }
 
 TEST_CASE("a v1 store (devpki before batches) migrates to the latest version with its rows") {
@@ -244,7 +248,7 @@ TEST_CASE("a v1 store (devpki before batches) migrates to the latest version wit
         "'cc', 'reserved', NULL, NULL, 0, 0)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 3);
+  CHECK(store->schema_version() == 4);
   const auto a = store->find_cert("root", "0a");
   REQUIRE(a);
   CHECK(a->status == pki::CertStatus::issued);
@@ -267,7 +271,7 @@ TEST_CASE("a store written by a newer devpki is refused") {
     raw.exec("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
   }
   require_error([&] { pki::open_store(dir.db()); }, pki::ErrorCode::store,
-                "store schema v99 is newer than this devpki (v3)");
+                "store schema v99 is newer than this devpki (v4)");
 }
 
 TEST_CASE("store URLs") {
@@ -960,7 +964,7 @@ std::vector<std::string> serials(const std::vector<pki::CertRecord>& rows) {
 
 }  // namespace
 
-TEST_CASE("a v2 store (devpki before revocation) migrates to v3 with its rows") {
+TEST_CASE("a v2 store (devpki before revocation) migrates to v3 and on with its rows") {
   TempDir dir;
   {
     sqlite3* db = nullptr;
@@ -989,7 +993,7 @@ TEST_CASE("a v2 store (devpki before revocation) migrates to v3 with its rows") 
     raw.exec("INSERT INTO revocations VALUES ('root', '0b', 1, 100, 90)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 3);
+  CHECK(store->schema_version() == 4);
   CHECK(store->find_cert("root", "0a")->status == pki::CertStatus::issued);
   CHECK(store->find_cert("root", "0a")->der == kDer);
   const auto r = store->find_revocation("root", "0b");
@@ -1483,4 +1487,629 @@ TEST_CASE("decommission: a certificateHold becomes permanent, a device listed tw
   CHECK(covered == 3);
   require_error([&] { store.decommission(ids, 7, t0, false); }, pki::ErrorCode::invalid_input,
                 "reason code 7");
+}
+
+// ---- renewal and CA rollover (schema v4) ---------------------------------------
+
+namespace {
+
+constexpr auto kDay = std::chrono::hours(24);
+
+// Each CA as "name:status:successor:retired_at", in list order: equal
+// strings mean nothing about the CAs changed.
+std::string cas_text(pki::Store& store) {
+  std::string out;
+  for (const auto& ca : store.list_cas()) {
+    out += ca.name + ":" + std::string(pki::to_string(ca.status)) + ":" + ca.successor + ":" +
+           (ca.retired_at ? pki::format_time(*ca.retired_at) : "-") + "\n";
+  }
+  return out;
+}
+
+pki::RenewalItemRecord item(std::uint64_t index, const std::string& device,
+                            const std::string& old_issuer = "", const std::string& old_serial = "",
+                            bool revoke_old = false, const std::string& refusal = "") {
+  pki::RenewalItemRecord it;
+  it.index = index;
+  it.device_id = device;
+  it.old_issuer = old_issuer;
+  it.old_serial = old_serial;
+  it.revoke_old = revoke_old;
+  it.refusal = refusal;
+  return it;
+}
+
+// A row of a renewal batch: position `index`, device "dev-<index>".
+pki::CertRecord renewal_cert(const std::string& issuer, const std::string& serial,
+                             std::int64_t index, const std::string& batch,
+                             pki::TimePoint not_after = t0 + kDay * 730) {
+  auto rec = make_cert(issuer, serial, "dev-" + std::to_string(index));
+  rec.batch_id = batch;
+  rec.batch_index = index;
+  rec.not_after = not_after;
+  return rec;
+}
+
+pki::ExpiringQuery expiring(pki::TimePoint not_after_max) {
+  pki::ExpiringQuery q;
+  q.not_after_max = not_after_max;
+  return q;
+}
+
+// "issuer/serial[:revoked][:decommissioned]" of what for_each_expiring reports, in its order.
+std::vector<std::string> expiring_list(pki::Store& store, const pki::ExpiringQuery& q) {
+  std::vector<std::string> out;
+  store.for_each_expiring(q, [&](const pki::ExpiringCert& e) {
+    CHECK(e.cert.der.empty());
+    CHECK_FALSE(e.cert.device_id.empty());
+    std::string s = e.cert.issuer + "/" + e.cert.serial_hex;
+    if (e.cert.status == pki::CertStatus::revoked) s += ":revoked";
+    if (e.device_decommissioned) s += ":decommissioned";
+    out.push_back(s);
+    return true;
+  });
+  return out;
+}
+
+// Reserves (no live-duplicate check) and commits a certificate of `device`
+// under `profile`; `status` reserved leaves it reserved, abandoned abandons it.
+void put(pki::Store& store, const std::string& issuer, const std::string& serial,
+         const std::string& device, pki::TimePoint not_after,
+         pki::CertStatus status = pki::CertStatus::issued, const std::string& profile = "device") {
+  auto rec = make_cert(issuer, serial, device, profile);
+  rec.not_after = not_after;
+  store.reserve(rec, at(t0, false));
+  if (status == pki::CertStatus::reserved) return;
+  if (status == pki::CertStatus::abandoned) {
+    store.abandon(issuer, serial, t0);
+    return;
+  }
+  store.commit_issued(issuer, serial, kDer, t0);
+}
+
+}  // namespace
+
+TEST_CASE("a v3 store (devpki before renewal) migrates to v4 with its rows") {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+    pki::sqlite::migrate(db, 3);
+    sqlite3_close(db);
+  }
+  {
+    RawDb raw(dir.db());
+    CHECK(raw.scalar("SELECT max(version) FROM schema_version") == "3");
+    raw.exec("PRAGMA foreign_keys = ON");
+    raw.exec(
+        "INSERT INTO cas VALUES ('root', NULL, 'root-ca', 'CN=R', '01', 'file:k', 'aa', 'bb', 0, "
+        "100000, 'active', NULL, 0)");
+    raw.exec(
+        "INSERT INTO cas VALUES ('old', 'root', 'issuing-ca', 'CN=O', '02', 'file:o', 'aa', 'bb', "
+        "0, 100000, 'retired', NULL, 1)");
+    raw.exec(
+        "INSERT INTO certificates (issuer, serial_hex, device_id, profile, batch_id, subject, "
+        "not_before, not_after, spki_sha256, status, output, der, created_at, updated_at, "
+        "batch_index) VALUES ('root', '0a', 'dev-1', 'device', NULL, 'CN=d', 0, 500, 'cc', "
+        "'issued', NULL, x'3003020101', 0, 0, NULL)");
+    raw.exec(
+        "INSERT INTO certificates (issuer, serial_hex, device_id, profile, batch_id, subject, "
+        "not_before, not_after, spki_sha256, status, output, der, created_at, updated_at, "
+        "batch_index) VALUES ('root', '0b', 'dev-2', 'device', NULL, 'CN=d', 0, 600, 'cc', "
+        "'revoked', NULL, x'3003020101', 0, 0, NULL)");
+    raw.exec(
+        "INSERT INTO revocations (issuer, serial_hex, reason, revoked_at, invalidity_date, "
+        "not_after, prior_status, changed_seq) VALUES ('root', '0b', 1, 100, NULL, 600, 'issued', "
+        "1)");
+    raw.exec(
+        "INSERT INTO devices (device_id, status, reason, decommissioned_at, created_at, "
+        "updated_at) VALUES ('dev-2', 'decommissioned', 5, 100, 100, 100)");
+    raw.exec(
+        "INSERT INTO batches (id, ca, profile, count, state, created_at, updated_at) VALUES "
+        "('b1', 'root', 'device', 1, 'complete', 0, 0)");
+  }
+  auto store = pki::open_store(dir.db());
+  CHECK(store->schema_version() == 4);
+  const auto root = store->find_ca("root");
+  REQUIRE(root);
+  CHECK(root->status == pki::CaStatus::active);
+  CHECK(root->successor.empty());
+  CHECK_FALSE(root->retired_at);
+  CHECK(store->find_ca("old")->status == pki::CaStatus::retired);
+  CHECK(store->find_cert("root", "0a")->der == kDer);
+  CHECK(store->find_revocation("root", "0b")->reason == kKeyCompromise);
+  CHECK(store->renewal_items("b1").empty());
+  // The new indexes hold the carried-over rows.
+  CHECK(expiring_list(*store, expiring(pki::TimePoint{1000s})) ==
+        std::vector<std::string>{"root/0a", "root/0b:revoked:decommissioned"});
+  CHECK(store->last_issued_not_after("root") == pki::TimePoint{600s});
+  RawDb raw(dir.db());
+  CHECK(raw.scalar("PRAGMA integrity_check") == "ok");
+  CHECK(raw.scalar("PRAGMA foreign_key_check") == "");
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_device'") == "0");
+  // A CA retired before v4 has no successor, and is not active: it cannot be rolled over.
+  require_error([&] { store->add_successor_ca(make_ca("new", "root"), "old", t0); },
+                pki::ErrorCode::conflict, "CA old is retired, not active");
+}
+
+TEST_CASE("rollover: add_successor_ca retires the predecessor in the same transaction") {
+  Fixture f;
+  auto& store = *f.store;
+  const auto now = t0 + 10s;
+
+  SUBCASE("ok") {
+    auto next = make_ca("issuing-2", "root", now);
+    store.add_successor_ca(next, "issuing", now);
+    const auto old = store.find_ca("issuing");
+    REQUIRE(old);
+    CHECK(old->status == pki::CaStatus::retired);
+    CHECK(old->successor == "issuing-2");
+    CHECK(old->retired_at == now);
+    CHECK(old->cert_der == make_ca("issuing").cert_der);  // the rest unchanged
+    const auto added = store.find_ca("issuing-2");
+    REQUIRE(added);
+    CHECK(added->status == pki::CaStatus::active);
+    CHECK(added->parent == "root");
+    CHECK(added->successor.empty());
+    CHECK_FALSE(added->retired_at);
+    CHECK(cas_text(store) ==
+          "root:active::-\nissuing:retired:issuing-2:2026-01-01T00:00:10Z\nissuing-2:active::-\n");
+    // The successor can be rolled over in turn.
+    store.add_successor_ca(make_ca("issuing-3", "root", now + 1s), "issuing-2", now + 1s);
+    CHECK(store.find_ca("issuing-2")->successor == "issuing-3");
+    // A new store instance reads the same (the columns are stored, not cached).
+    auto again = pki::open_store(f.dir.db());
+    CHECK(cas_text(*again) == cas_text(store));
+  }
+
+  SUBCASE("refusals change nothing") {
+    store.add_successor_ca(make_ca("issuing-2", "root", now), "issuing", now);
+    const auto before = cas_text(store);
+    require_error([&] { store.add_successor_ca(make_ca("issuing-3", "root"), "nope", now); },
+                  pki::ErrorCode::not_found, "CA nope does not exist");
+    // A retired predecessor (it has a successor already).
+    require_error([&] { store.add_successor_ca(make_ca("issuing-3", "root"), "issuing", now); },
+                  pki::ErrorCode::conflict, "CA issuing already has a successor, CA issuing-2");
+    // The successor's name is taken.
+    require_error([&] { store.add_successor_ca(make_ca("root"), "issuing-2", now); },
+                  pki::ErrorCode::conflict, "a CA named root already exists");
+    require_error([&] { store.add_successor_ca(make_ca("issuing-2", "root"), "issuing-2", now); },
+                  pki::ErrorCode::conflict, "a CA named issuing-2 already exists");
+    // The successor's parent must exist (checked after the predecessor).
+    require_error([&] { store.add_successor_ca(make_ca("issuing-3", "ghost"), "issuing-2", now); },
+                  pki::ErrorCode::not_found, "parent CA ghost");
+    // A successor that is not active cannot take over issuance.
+    auto retired = make_ca("issuing-3", "root");
+    retired.status = pki::CaStatus::retired;
+    require_error([&] { store.add_successor_ca(retired, "issuing-2", now); },
+                  pki::ErrorCode::invalid_input, "must be active");
+    CHECK(cas_text(store) == before);
+    CHECK_FALSE(store.find_ca("issuing-3"));
+  }
+
+  SUBCASE("a retired CA without a successor is not active") {
+    auto retired = make_ca("legacy", "root", t0 + 2s);
+    retired.status = pki::CaStatus::retired;
+    retired.retired_at = t0 + 2s;
+    store.add_ca(retired);
+    CHECK(store.find_ca("legacy")->retired_at == t0 + 2s);
+    const auto before = cas_text(store);
+    require_error([&] { store.add_successor_ca(make_ca("legacy-2", "root"), "legacy", now); },
+                  pki::ErrorCode::conflict, "CA legacy is retired, not active");
+    CHECK(cas_text(store) == before);
+  }
+
+  SUBCASE("add_ca: successor and retired_at are checked and stored") {
+    auto bad = make_ca("x", "root");
+    bad.successor = "issuing";  // active with a successor
+    require_error([&] { store.add_ca(bad); }, pki::ErrorCode::invalid_input, "CA x is not retired");
+    bad.status = pki::CaStatus::retired;
+    bad.successor = "x";
+    require_error([&] { store.add_ca(bad); }, pki::ErrorCode::invalid_input,
+                  "cannot be its own successor");
+    bad.successor = "ghost";
+    require_error([&] { store.add_ca(bad); }, pki::ErrorCode::not_found, "successor CA ghost");
+    bad.successor = "issuing";
+    bad.retired_at = t0 + 5s;
+    store.add_ca(bad);
+    const auto x = store.find_ca("x");
+    CHECK(x->successor == "issuing");
+    CHECK(x->retired_at == t0 + 5s);
+  }
+}
+
+TEST_CASE("last_issued_not_after: issued, revoked or superseded, nothing else") {
+  Fixture f;
+  auto& store = *f.store;
+  CHECK_FALSE(store.last_issued_not_after("issuing"));
+  CHECK_FALSE(store.last_issued_not_after("nope"));
+  put(store, "issuing", "01", "dev-1", t0 + kDay * 900, pki::CertStatus::reserved);
+  put(store, "issuing", "02", "dev-2", t0 + kDay * 800, pki::CertStatus::abandoned);
+  CHECK_FALSE(store.last_issued_not_after("issuing"));
+  put(store, "issuing", "03", "dev-3", t0 + kDay * 100);
+  CHECK(store.last_issued_not_after("issuing") == t0 + kDay * 100);
+  put(store, "issuing", "04", "dev-4", t0 + kDay * 300);
+  revoke(store, {req("issuing", "04", kKeyCompromise, t0 + 1h)}, t0 + 1h);
+  CHECK(store.last_issued_not_after("issuing") == t0 + kDay * 300);
+  put(store, "issuing", "05", "dev-5", t0 + kDay * 400);
+  {
+    RawDb raw(f.dir.db());
+    raw.exec("UPDATE certificates SET status = 'superseded' WHERE serial_hex = '05'");
+  }
+  CHECK(store.last_issued_not_after("issuing") == t0 + kDay * 400);
+  // Another issuer's certificates do not count.
+  put(store, "root", "06", "dev-6", t0 + kDay * 1000);
+  CHECK(store.last_issued_not_after("issuing") == t0 + kDay * 400);
+  CHECK(store.last_issued_not_after("root") == t0 + kDay * 1000);
+}
+
+TEST_CASE("renewal batches: created whole with their items, or refused") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "a0", "dev-0");
+  issue(store, "root", "a1", "dev-1");
+  auto b = make_batch("r1", 3);
+  const std::vector<pki::RenewalItemRecord> items = {
+      item(2, "dev-2", "", "", false, "no certificate to renew"),
+      item(0, "dev-0", "issuing", "a0", true), item(1, "dev-1", "root", "a1")};
+
+  SUBCASE("ok, in any order, read back in index order") {
+    store.create_renewal_batch(b, items);
+    const auto back = store.renewal_items("r1");
+    REQUIRE(back.size() == 3);
+    for (std::uint64_t i = 0; i < 3; ++i)
+      CHECK(back[i].index == i);
+    CHECK(back[0].device_id == "dev-0");
+    CHECK(back[0].old_issuer == "issuing");
+    CHECK(back[0].old_serial == "a0");
+    CHECK(back[0].revoke_old);
+    CHECK(back[0].refusal.empty());
+    CHECK(back[1].old_issuer == "root");
+    CHECK_FALSE(back[1].revoke_old);
+    CHECK(back[2].old_issuer.empty());
+    CHECK(back[2].old_serial.empty());
+    CHECK(back[2].refusal == "no certificate to renew");
+    CHECK(store.find_batch("r1")->count == 3);
+    RawDb raw(f.dir.db());
+    CHECK(raw.scalar("SELECT count(*) FROM renewal_items WHERE old_serial IS NULL AND "
+                     "old_issuer IS NULL AND refusal IS NOT NULL") == "1");
+    CHECK(raw.scalar("SELECT count(*) FROM renewal_items WHERE refusal IS NULL") == "2");
+    // The id is taken now, by a renewal batch or a plain one.
+    require_error([&] { store.create_renewal_batch(b, items); }, pki::ErrorCode::conflict,
+                  "a batch with id r1 already exists");
+    require_error([&] { store.create_batch(b); }, pki::ErrorCode::conflict, "already exists");
+    // A plain batch has no items.
+    store.create_batch(make_batch("m1"));
+    CHECK(store.renewal_items("m1").empty());
+    CHECK(store.renewal_items("nope").empty());
+  }
+
+  SUBCASE("refused before anything is written") {
+    auto fewer = items;
+    fewer.pop_back();
+    require_error([&] { store.create_renewal_batch(b, fewer); }, pki::ErrorCode::invalid_input,
+                  "renewal batch r1 has 2 items for a count of 3");
+    auto twice = items;
+    twice[2].index = 0;
+    require_error([&] { store.create_renewal_batch(b, twice); }, pki::ErrorCode::invalid_input,
+                  "item index 0 is listed twice");
+    auto beyond = items;
+    beyond[0].index = 3;
+    require_error([&] { store.create_renewal_batch(b, beyond); }, pki::ErrorCode::invalid_input,
+                  "item index 3 is out of range");
+    auto half = items;
+    half[1].old_issuer.clear();
+    require_error([&] { store.create_renewal_batch(b, half); }, pki::ErrorCode::invalid_input,
+                  "by issuer or serial alone");
+    auto bad_serial = items;
+    bad_serial[1].old_serial = "A0";
+    require_error([&] { store.create_renewal_batch(b, bad_serial); }, pki::ErrorCode::invalid_input,
+                  "invalid serial 'A0'");
+    auto bad_id = make_batch("bad id", 3);
+    require_error([&] { store.create_renewal_batch(bad_id, items); }, pki::ErrorCode::invalid_input,
+                  "invalid batch id");
+    auto no_ca = make_batch("r1", 3);
+    no_ca.ca = "nope";
+    require_error([&] { store.create_renewal_batch(no_ca, items); }, pki::ErrorCode::not_found,
+                  "CA nope does not exist");
+    // A certificate that does not exist: the batch row is rolled back too.
+    auto ghost = items;
+    ghost[1].old_serial = "ff";
+    require_error([&] { store.create_renewal_batch(b, ghost); }, pki::ErrorCode::not_found,
+                  "certificate ff from CA issuing, which does not exist");
+    CHECK_FALSE(store.find_batch("r1"));
+    CHECK(store.renewal_items("r1").empty());
+    // Zero items for a zero count is a (trivial) renewal batch.
+    store.create_renewal_batch(make_batch("r0", 0), {});
+    CHECK(store.find_batch("r0"));
+  }
+}
+
+TEST_CASE("renewal batches: a committed row supersedes the certificate it renews") {
+  Fixture f;
+  auto& store = *f.store;
+  // Old certificates of dev-0 .. dev-3; an unrelated revocation first, so
+  // the counter is not at its start.
+  for (int i = 0; i < 4; ++i)
+    issue(store, "issuing", "a" + std::to_string(i), "dev-" + std::to_string(i));
+  issue(store, "issuing", "99", "dev-99");
+  revoke(store, {req("issuing", "99", kCessation, t0 + 1h)}, t0 + 1h);
+  const std::int64_t seq_before = store.find_revocation("issuing", "99")->changed_seq;
+  store.add_ca(make_ca("issuing-2", "root", t0 + 2s));
+
+  // Positions: 0 renews a0 (kept, superseded), 1 renews a1 and revokes it,
+  // 2 renews a2 (revoked meanwhile: left alone), 3 renews a3 from another
+  // issuer's batch, 4 has nothing to renew.
+  auto b = make_batch("r1", 5);
+  b.ca = "issuing-2";
+  const std::vector<pki::RenewalItemRecord> items = {
+      item(0, "dev-0", "issuing", "a0"), item(1, "dev-1", "issuing", "a1", true),
+      item(2, "dev-2", "issuing", "a2", true), item(3, "dev-3", "issuing", "a3", true),
+      item(4, "dev-4", "", "", false, "not due")};
+  store.create_renewal_batch(b, items);
+  std::vector<pki::CertRecord> rows;
+  for (int i = 0; i < 4; ++i)
+    rows.push_back(renewal_cert("issuing-2", "b" + std::to_string(i), i, "r1"));
+  store.reserve_chunk(rows, at(t0 + 2h, false));
+  revoke(store, {req("issuing", "a2", kKeyCompromise, t0 + 3h)}, t0 + 3h);
+  const auto a2_entry = store.find_revocation("issuing", "a2");
+  const auto now = t0 + 4h;
+
+  // A chunk that fails part way supersedes nothing.
+  const std::vector<pki::Store::IssuedDer> bad = {{"b0", kDer}, {"b1", kDer}, {"zz", kDer}};
+  const auto before = dump(f.dir.db());
+  require_error([&] { store.commit_chunk("r1", "issuing-2", bad, {}, 3, now); },
+                pki::ErrorCode::conflict, "certificate zz from CA issuing-2 is not reserved");
+  CHECK(dump(f.dir.db()) == before);
+
+  // Committed in two chunks, the second as a resume's recovered rows are.
+  const std::vector<pki::Store::IssuedDer> first = {{"b0", kDer}, {"b1", kDer}};
+  store.commit_chunk("r1", "issuing-2", first, {}, 2, now);
+  const std::vector<pki::Store::IssuedDer> second = {{"b2", kDer}, {"b3", kDer}};
+  const std::vector<pki::BatchRejectRecord> rejects = {{4, "dev-4", "not due"}};
+  store.commit_chunk("r1", "issuing-2", second, rejects, 5, now + 1s);
+
+  for (int i = 0; i < 4; ++i)
+    CHECK(store.find_cert("issuing-2", "b" + std::to_string(i))->status == pki::CertStatus::issued);
+  // a0: superseded, no revocation.
+  const auto a0 = store.find_cert("issuing", "a0");
+  CHECK(a0->status == pki::CertStatus::superseded);
+  CHECK(a0->updated_at == now);
+  CHECK(a0->der == kDer);
+  CHECK_FALSE(store.find_revocation("issuing", "a0"));
+  // a1: revoked as superseded through the revocation machinery.
+  CHECK(store.find_cert("issuing", "a1")->status == pki::CertStatus::revoked);
+  const auto r1 = store.find_revocation("issuing", "a1");
+  REQUIRE(r1);
+  CHECK(r1->reason == kSuperseded);
+  CHECK(r1->revoked_at == now);
+  CHECK(r1->prior_status == "superseded");
+  CHECK(r1->not_after == store.find_cert("issuing", "a1")->not_after);
+  CHECK_FALSE(r1->invalidity_date);
+  CHECK_FALSE(r1->released_at);
+  CHECK(r1->changed_seq > seq_before);
+  // a2: revoked meanwhile, its entry untouched.
+  CHECK(store.find_cert("issuing", "a2")->status == pki::CertStatus::revoked);
+  const auto r2 = store.find_revocation("issuing", "a2");
+  CHECK(r2->reason == kKeyCompromise);
+  CHECK(r2->revoked_at == t0 + 3h);
+  CHECK(r2->changed_seq == a2_entry->changed_seq);
+  // a3: revoked in the second chunk, with the next seq.
+  const auto r3 = store.find_revocation("issuing", "a3");
+  CHECK(r3->reason == kSuperseded);
+  CHECK(r3->revoked_at == now + 1s);
+  CHECK(r3->changed_seq == r1->changed_seq + 1);
+  // The CRLs see them: the full list and the delta since before the renewal.
+  CHECK(revoked_list(store, "issuing", now) ==
+        std::vector<std::string>{"99:5", "a1:4", "a2:1", "a3:4"});
+  CHECK(changes_since(store, "issuing", a2_entry->changed_seq, now) ==
+        std::vector<std::string>{"a1:4", "a3:4"});
+  CHECK(store.batch_rejects("r1").size() == 1);
+  CHECK(store.find_batch("r1")->position == 5);
+  // Only the new certificates are renewal candidates now.
+  CHECK(expiring_list(store, expiring(t0 + kDay * 1000)) ==
+        std::vector<std::string>{"issuing/99:revoked", "issuing-2/b0", "issuing-2/b1",
+                                 "issuing-2/b2", "issuing-2/b3"});
+}
+
+TEST_CASE("renewal batches: a plain batch supersedes nothing") {
+  Fixture f;
+  auto& store = *f.store;
+  issue(store, "issuing", "a0", "dev-0");
+  store.create_batch(make_batch("m1", 1));
+  const std::vector<pki::CertRecord> rows = {batch_cert("b0", 0, "m1")};
+  store.reserve_chunk(rows, at(t0 + 1h, false));
+  const std::vector<pki::Store::IssuedDer> issued = {{"b0", kDer}};
+  store.commit_chunk("m1", "issuing", issued, {}, 1, t0 + 2h);
+  CHECK(store.find_cert("issuing", "b0")->status == pki::CertStatus::issued);
+  CHECK(store.find_cert("issuing", "a0")->status == pki::CertStatus::issued);
+  CHECK(store.find_cert("issuing", "a0")->updated_at == t0);
+}
+
+TEST_CASE("for_each_expiring: the window, the newest-only rule, filters, order") {
+  Fixture f;
+  auto& store = *f.store;
+  store.add_ca(make_ca("issuing-2", "root", t0 + 2s));
+  const auto d = [](int days) { return t0 + kDay * days; };
+  // Candidates (window: notAfter up to day 100).
+  put(store, "issuing", "a0", "dev-a", d(10));
+  put(store, "issuing", "b0", "dev-k", d(10));
+  put(store, "issuing-2", "01", "dev-j", d(10));  // same notAfter: issuer, then serial
+  put(store, "issuing", "e0", "dev-e", d(50));    // revoked, device decommissioned
+  put(store, "issuing", "d0", "dev-i", d(70));    // a later one under another profile only
+  put(store, "issuing", "d1", "dev-i", d(400), pki::CertStatus::issued, "server");
+  put(store, "issuing", "c0", "dev-l", d(80));  // a later one abandoned: does not count
+  put(store, "issuing", "c1", "dev-l", d(400), pki::CertStatus::abandoned);
+  put(store, "issuing", "f0", "dev-r", d(85));  // revoked, a later one revoked too
+  put(store, "issuing", "f1", "dev-r", d(400));
+  revoke(store,
+         {req("issuing", "f0", kKeyCompromise, t0), req("issuing", "f1", kKeyCompromise, t0)}, t0);
+  {
+    store.create_batch(make_batch("bm", 1));
+    auto rec = batch_cert("fa", 0, "bm");
+    rec.device_id = "dev-m";
+    rec.not_after = d(90);
+    const std::vector<pki::CertRecord> rows = {rec};
+    store.reserve_chunk(rows, at(t0, false));
+    const std::vector<pki::Store::IssuedDer> issued = {{"fa", kDer}};
+    store.commit_chunk("bm", "issuing", issued, {}, 1, t0);
+  }
+  // Not candidates.
+  put(store, "issuing", "20", "dev-b", d(20));  // reissued: a later issued one
+  put(store, "issuing", "21", "dev-b", d(400));
+  put(store, "issuing", "30", "dev-c", d(30));  // renewed: old superseded
+  put(store, "issuing", "31", "dev-c", d(395));
+  put(store, "issuing", "40", "dev-d", d(40));  // renewed by ANOTHER issuer
+  put(store, "issuing-2", "41", "dev-d", d(410));
+  put(store, "issuing", "60", "dev-h", d(60));  // a renewal in flight (reserved)
+  put(store, "issuing", "61", "dev-h", d(420), pki::CertStatus::reserved);
+  put(store, "issuing", "70", "dev-f", d(200));                             // outside the window
+  put(store, "issuing", "80", "", d(10));                                   // no device
+  put(store, "issuing", "90", "dev-n", d(15), pki::CertStatus::reserved);   // never issued
+  put(store, "issuing", "91", "dev-o", d(15), pki::CertStatus::abandoned);  // never issued
+  {
+    RawDb raw(f.dir.db());
+    raw.exec("UPDATE certificates SET status = 'superseded' WHERE serial_hex = '30'");
+  }
+  const std::vector<std::string> ids = {"dev-e"};
+  store.decommission(ids, kCessation, t0 + 1s, false);
+
+  const std::vector<std::string> all = {
+      "issuing/a0", "issuing/b0", "issuing-2/01",       "issuing/e0:revoked:decommissioned",
+      "issuing/d0", "issuing/c0", "issuing/f0:revoked", "issuing/fa"};
+  CHECK(expiring_list(store, expiring(d(100))) == all);
+  // notAfter <= the bound, inclusive.
+  CHECK(expiring_list(store, expiring(d(10))) ==
+        std::vector<std::string>{"issuing/a0", "issuing/b0", "issuing-2/01"});
+  CHECK(expiring_list(store, expiring(d(10) - 1s)).empty());
+
+  SUBCASE("issuers") {
+    auto q = expiring(d(100));
+    q.issuers = {"issuing-2"};
+    CHECK(expiring_list(store, q) == std::vector<std::string>{"issuing-2/01"});
+    q.issuers = {"issuing-2", "issuing"};
+    CHECK(expiring_list(store, q) == all);
+    q.issuers = {"root"};
+    CHECK(expiring_list(store, q).empty());
+  }
+  SUBCASE("profile") {
+    auto q = expiring(d(500));
+    q.profile = "server";
+    CHECK(expiring_list(store, q) == std::vector<std::string>{"issuing/d1"});
+    q.profile = "device";
+    const auto wide = expiring_list(store, q);
+    CHECK(std::find(wide.begin(), wide.end(), "issuing/d1") == wide.end());
+    CHECK(std::find(wide.begin(), wide.end(), "issuing-2/41") != wide.end());
+    CHECK(std::find(wide.begin(), wide.end(), "issuing/40") == wide.end());
+  }
+  SUBCASE("batch") {
+    auto q = expiring(d(100));
+    q.batch_id = "bm";
+    CHECK(expiring_list(store, q) == std::vector<std::string>{"issuing/fa"});
+    q.issuers = {"issuing-2"};
+    CHECK(expiring_list(store, q).empty());
+    q.issuers = {"issuing"};
+    q.profile = "device";
+    CHECK(expiring_list(store, q) == std::vector<std::string>{"issuing/fa"});
+    q.batch_id = "nope";
+    CHECK(expiring_list(store, q).empty());
+  }
+  SUBCASE("records and early stop") {
+    std::vector<pki::ExpiringCert> seen;
+    store.for_each_expiring(expiring(d(100)), [&](const pki::ExpiringCert& e) {
+      seen.push_back(e);
+      return seen.size() < 2;
+    });
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].cert.issuer == "issuing");
+    CHECK(seen[0].cert.serial_hex == "a0");
+    CHECK(seen[0].cert.device_id == "dev-a");
+    CHECK(seen[0].cert.profile == "device");
+    CHECK(seen[0].cert.status == pki::CertStatus::issued);
+    CHECK(seen[0].cert.not_after == d(10));
+    CHECK(seen[0].cert.batch_index == -1);
+    CHECK(seen[0].cert.der.empty());
+    CHECK_FALSE(seen[0].device_decommissioned);
+    CHECK(seen[1].cert.serial_hex == "b0");
+    // The store is usable once the scan stopped (no read transaction left open).
+    put(store, "issuing", "ab", "dev-z", d(5));
+    CHECK(expiring_list(store, expiring(d(5))) == std::vector<std::string>{"issuing/ab"});
+  }
+}
+
+namespace {
+
+// The SQL of the last statement run on `db` that mentions `marker`.
+struct LastSql {
+  std::string marker;
+  std::string sql;
+  static int trace(unsigned, void* self, void* stmt, void*) {
+    auto* me = static_cast<LastSql*>(self);
+    const char* text = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+    if (text && std::string(text).find(me->marker) != std::string::npos) me->sql = text;
+    return 0;
+  }
+};
+
+std::string query_plan(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr) ==
+          SQLITE_OK);
+  std::string out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    out += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+    out += '\n';
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("for_each_expiring and the renewal commit are index lookups") {
+  Fixture f;
+  auto* sqlite_store = dynamic_cast<pki::SqliteStore*>(f.store.get());
+  REQUIRE(sqlite_store);
+  sqlite3* db = sqlite_store->native_handle();
+  issue(*f.store, "issuing", "01", "dev-1");
+  LastSql last{"NOT EXISTS", ""};
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, &LastSql::trace, &last);
+  auto q = expiring(t0 + kDay * 400);
+  const auto plan_of = [&](const pki::ExpiringQuery& query) {
+    last.sql.clear();
+    CHECK(expiring_list(*f.store, query) == std::vector<std::string>{"issuing/01"});
+    REQUIRE_FALSE(last.sql.empty());
+    return query_plan(db, last.sql);
+  };
+  for (int filters = 0; filters < 3; ++filters) {
+    if (filters >= 1) q.issuers = {"issuing", "root"};
+    if (filters >= 2) q.profile = "device";
+    const auto plan = plan_of(q);
+    INFO(plan);
+    // The window from the partial index, in the result's order: no sort.
+    CHECK(plan.find("SEARCH c USING INDEX certificates_expiring (not_after<?)") !=
+          std::string::npos);
+    CHECK(plan.find("SEARCH n USING INDEX certificates_device_profile (device_id=? AND "
+                    "profile=? AND not_after>?)") != std::string::npos);
+    CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+    CHECK(plan.find("SCAN") == std::string::npos);
+  }
+  // The lookup of a committed renewal row's item and old certificate.
+  f.store->create_renewal_batch(make_batch("r1", 1),
+                                std::vector{item(0, "dev-1", "issuing", "01")});
+  auto row = renewal_cert("issuing", "02", 0, "r1");
+  row.device_id = "dev-1";
+  const std::vector<pki::CertRecord> rows = {row};
+  f.store->reserve_chunk(rows, at(t0, false));
+  last.marker = "renewal_items AS r";
+  const std::vector<pki::Store::IssuedDer> issued = {{"02", kDer}};
+  f.store->commit_chunk("r1", "issuing", issued, {}, 1, t0);
+  CHECK(f.store->find_cert("issuing", "01")->status == pki::CertStatus::superseded);
+  sqlite3_trace_v2(db, 0, nullptr, nullptr);
+  REQUIRE_FALSE(last.sql.empty());
+  const auto plan = query_plan(db, last.sql);
+  INFO(plan);
+  CHECK(plan.find("SCAN") == std::string::npos);
+  CHECK(plan.find("SEARCH r USING PRIMARY KEY (batch_id=? AND batch_index=?)") !=
+        std::string::npos);
 }

@@ -33,6 +33,10 @@ struct CaRecord {
   CaStatus status = CaStatus::active;
   std::vector<std::uint8_t> cert_der;
   TimePoint created_at{};
+  // Rollover (devpki-ca rollover): the CA that took over issuance, set with
+  // status retired. A retired CA still signs CRLs for what it issued.
+  std::string successor;  // empty unless rolled over
+  std::optional<TimePoint> retired_at;
 };
 
 enum class CertStatus { reserved, issued, abandoned, revoked, superseded };
@@ -175,6 +179,33 @@ struct DecommissionResult {
   std::vector<CertRecord> already_revoked;  // live until now but revoked before (rows without DER)
 };
 
+// One position of a renewal batch (devpki-renew run), frozen when the batch
+// is created so that --resume renews exactly what the run planned. A
+// position with a refusal, or without an old certificate (a CSR for a
+// device that is not due), is a reject when the batch reaches it.
+struct RenewalItemRecord {
+  std::uint64_t index = 0;  // batch position, 0-based, dense
+  std::string device_id;
+  std::string old_issuer;  // the certificate renewed; empty: nothing to renew
+  std::string old_serial;
+  bool revoke_old = false;  // rotation.revoke_superseded when the batch was planned
+  std::string refusal;      // non-empty: refused at planning (revoked, past grace, ...)
+};
+
+// The store side of a renewal plan (pki/renewal.hpp decides; the store
+// finds the candidates with indexed queries).
+struct ExpiringQuery {
+  std::vector<std::string> issuers;     // empty: any issuer
+  std::optional<std::string> profile;   // empty: any profile
+  std::optional<std::string> batch_id;  // certificates of this batch only
+  TimePoint not_after_max{};            // notAfter <= this
+};
+
+struct ExpiringCert {
+  CertRecord cert;  // without DER
+  bool device_decommissioned = false;
+};
+
 struct ReserveOptions {
   // Refuse (Error(conflict)) when the device id already holds a live
   // certificate (reserved, or issued and not yet expired at `now`) from the
@@ -191,6 +222,16 @@ class Store {
 
   // CAs. add_ca: Error(conflict) if the name exists.
   virtual void add_ca(const CaRecord& ca) = 0;
+  // Rollover in one transaction: adds `successor` (as add_ca) and retires
+  // `predecessor` (status retired, successor, retired_at = now).
+  // Error(not_found) for an unknown predecessor; Error(conflict) if it is
+  // not active or already has a successor, or if the successor's name exists.
+  virtual void add_successor_ca(const CaRecord& successor, std::string_view predecessor,
+                                TimePoint now) = 0;
+  // The latest notAfter of the certificates `issuer` issued (issued, revoked
+  // or superseded); nullopt when it issued none. A retired CA publishes CRLs
+  // until then.
+  virtual std::optional<TimePoint> last_issued_not_after(std::string_view issuer) = 0;
   virtual std::optional<CaRecord> find_ca(std::string_view name) = 0;
   virtual std::vector<CaRecord> list_cas() = 0;
 
@@ -244,6 +285,27 @@ class Store {
                                    bool with_der,
                                    const std::function<bool(const CertRecord&)>& fn) = 0;
   virtual std::vector<BatchRejectRecord> batch_rejects(std::string_view batch_id) = 0;
+
+  // Renewal batches. create_renewal_batch: the batch row and its items in
+  // one transaction (Error(conflict) if the id exists). Once a renewal
+  // batch's row is committed issued (commit_chunk, including the rows a
+  // resume recovers), the certificate its item renews goes from issued to
+  // superseded, and with revoke_old is revoked with reason superseded (4)
+  // at that time, in the same transaction. An old certificate that is no
+  // longer issued (revoked meanwhile) is left as it is.
+  virtual void create_renewal_batch(const BatchRecord& b,
+                                    std::span<const RenewalItemRecord> items) = 0;
+  // In index order; empty for a batch that is not a renewal.
+  virtual std::vector<RenewalItemRecord> renewal_items(std::string_view batch_id) = 0;
+  // The renewal candidates: certificates with a device id, status issued or
+  // revoked, notAfter <= q.not_after_max, that are their device's newest
+  // under their profile (no reserved or issued certificate of the same
+  // device and profile, from any issuer, has a later notAfter). Ordered by
+  // notAfter, then issuer and serial; streamed; `fn` returns false to stop
+  // and must not call back into the store. Indexed: a plan over 1,000,000
+  // certificates reads only the ones in the window.
+  virtual void for_each_expiring(const ExpiringQuery& q,
+                                 const std::function<bool(const ExpiringCert&)>& fn) = 0;
   // Device ids among `ids` that hold a live certificate (reserved, or issued
   // and not expired at `now`) from `issuer` under `profile`.
   virtual std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "core/text.hpp"
 #include "pki/error.hpp"
@@ -45,6 +46,14 @@ void check_ca_record(const CaRecord& ca) {
   if (ca.parent == ca.name) invalid("CA " + ca.name + " cannot be its own parent");
   check_serial_hex(ca.serial_hex);
   if (ca.not_after < ca.not_before) invalid("CA " + ca.name + ": not_after is before not_before");
+  if (!ca.successor.empty()) {
+    check_ca_name(ca.successor, "successor CA name");
+    if (ca.successor == ca.name) invalid("CA " + ca.name + " cannot be its own successor");
+  }
+  // Only a retired CA has a successor or a retirement time (the schema's CHECKs).
+  if (ca.status != CaStatus::retired && (!ca.successor.empty() || ca.retired_at)) {
+    invalid("CA " + ca.name + " is not retired but has a successor or a retirement time");
+  }
 }
 
 void check_cert_record(const CertRecord& rec) {
@@ -66,6 +75,32 @@ void check_batch_id(std::string_view id) {
   if (!ok) {
     invalid("invalid batch id '" + printable(id) +
             "': use 1 to 64 of A-Z a-z 0-9 . _ - starting with a letter or digit");
+  }
+}
+
+void check_renewal_items(const BatchRecord& b, std::span<const RenewalItemRecord> items) {
+  std::string what = "renewal batch ";
+  what += b.id;
+  if (items.size() != b.count) {
+    invalid(what + " has " + std::to_string(items.size()) + " items for a count of " +
+            std::to_string(b.count) + " (one item per batch position)");
+  }
+  std::vector<bool> seen(items.size(), false);
+  for (const auto& item : items) {
+    if (item.index >= items.size() || seen[item.index]) {
+      invalid(what + ": item index " + std::to_string(item.index) +
+              (item.index >= items.size() ? " is out of range" : " is listed twice") +
+              " (expected each index from 0 to " + std::to_string(items.size() - 1) + " once)");
+    }
+    seen[item.index] = true;
+    if (item.old_issuer.empty() != item.old_serial.empty()) {
+      invalid(what + ": item " + std::to_string(item.index) +
+              " names the certificate it renews by issuer or serial alone");
+    }
+    if (!item.old_issuer.empty()) {
+      check_ca_name(item.old_issuer, "renewed certificate's issuer CA name");
+      check_serial_hex(item.old_serial);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // same Error(invalid_input) instead of its own constraint message.
 #pragma once
 
+#include <span>
 #include <string_view>
 
 #include "pki/store.hpp"
@@ -21,6 +22,10 @@ void check_ca_record(const CaRecord& ca);
 void check_cert_record(const CertRecord& rec);
 // [A-Za-z0-9][A-Za-z0-9._-]{0,63}: batch ids name files and appear in commands.
 void check_batch_id(std::string_view id);
+// A renewal batch's items: one per position, indexes 0..b.count-1 each once
+// (any order), an old certificate named by both issuer and serial or by
+// neither.
+void check_renewal_items(const BatchRecord& b, std::span<const RenewalItemRecord> items);
 
 // RFC 5280 5.3.1: a CRLReason a certificate can be revoked for (0-10, not 7,
 // not removeFromCRL (8), which only a delta CRL says of a released hold).

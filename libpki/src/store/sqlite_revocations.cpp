@@ -454,8 +454,9 @@ std::vector<DecommissionResult> SqliteStore::decommission(std::span<const std::s
     rowids.clear();
     {
       // All rows are read before any is written (a statement stepping over
-      // rows its connection changes is SQLite's undefined case). ORDER BY
-      // rowid is the certificates_device index's own order.
+      // rows its connection changes is SQLite's undefined case). The rows
+      // come from certificates_device_profile (device_id leads it); ORDER BY
+      // rowid (the order they were reserved in) sorts the device's few rows.
       static const std::string kTail =
           std::string(kCertColumnsNoDer) +
           ", rowid FROM certificates WHERE device_id = ?1 ORDER BY rowid";

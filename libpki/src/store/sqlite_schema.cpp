@@ -251,6 +251,58 @@ CREATE TABLE devices (
   attributes        TEXT NOT NULL DEFAULT '{}'
 );
 )sql",
+    // v4: renewal (devpki-renew) and CA rollover.
+    //
+    // cas: a rolled-over CA names its successor and when it was retired
+    // (NULL for a CA that was not rolled over). Only a retired CA has a
+    // successor, never itself.
+    //
+    // renewal_items: a renewal batch's plan, one row per batch position,
+    // frozen when the batch is created so that a resume renews exactly what
+    // the run planned. old_issuer and old_serial name the certificate the
+    // position renews (both NULL: nothing to renew), which must exist;
+    // refusal is NULL unless the position was refused at planning. WITHOUT
+    // ROWID: committing a chunk looks each issued row's item up by its key.
+    //
+    // certificates_expiring serves the renewal scan ("issued or revoked,
+    // with a device, notAfter up to T, in notAfter, issuer, serial order"):
+    // a partial index holds only the rows the scan can return, in the scan's
+    // order, so the scan reads the window and nothing else, with no sort.
+    // device_id and profile are in it so that the issuer and profile filters
+    // and the "newest of its device" test are decided from the index: the
+    // table row is read only for a certificate the scan returns.
+    // certificates_device_profile answers "is there a later reserved or
+    // issued certificate of this device under this profile" with one index
+    // probe per candidate; it replaces certificates_device (its prefix),
+    // which decommissioning used. certificates_issuer_not_after replaces
+    // certificates_not_after, which no query used once renewal had its own
+    // index: a retired CA's last notAfter (how long it publishes CRLs) is
+    // read from the top of its range instead of from all of its rows.
+    R"sql(
+ALTER TABLE cas ADD COLUMN successor TEXT REFERENCES cas(name)
+  CHECK (successor IS NULL OR (successor <> name AND status = 'retired'));
+ALTER TABLE cas ADD COLUMN retired_at INTEGER CHECK (retired_at IS NULL OR status = 'retired');
+
+CREATE TABLE renewal_items (
+  batch_id    TEXT NOT NULL REFERENCES batches(id),
+  batch_index INTEGER NOT NULL CHECK (batch_index >= 0),
+  device_id   TEXT NOT NULL,
+  old_issuer  TEXT,
+  old_serial  TEXT CHECK (old_serial <> '' AND old_serial NOT GLOB '*[^0-9a-f]*'),
+  revoke_old  INTEGER NOT NULL CHECK (revoke_old = 0 OR revoke_old = 1),
+  refusal     TEXT CHECK (refusal <> ''),
+  CHECK ((old_issuer IS NULL) = (old_serial IS NULL)),
+  PRIMARY KEY (batch_id, batch_index),
+  FOREIGN KEY (old_issuer, old_serial) REFERENCES certificates (issuer, serial_hex)
+) WITHOUT ROWID;
+
+CREATE INDEX certificates_expiring ON certificates (not_after, issuer, serial_hex, device_id, profile)
+  WHERE (status = 'issued' OR status = 'revoked') AND device_id IS NOT NULL;
+CREATE INDEX certificates_device_profile ON certificates (device_id, profile, not_after);
+DROP INDEX certificates_device;
+CREATE INDEX certificates_issuer_not_after ON certificates (issuer, not_after);
+DROP INDEX certificates_not_after;
+)sql",
 };
 
 }  // namespace

@@ -18,7 +18,8 @@
 
 namespace pki {
 
-// Row helpers shared by the backend's files (sqlite_store.cpp, sqlite_revocations.cpp).
+// Row helpers shared by the backend's files (sqlite_store.cpp, sqlite_revocations.cpp,
+// sqlite_renewals.cpp).
 namespace sqlite {
 
 // The certificates columns read_cert() expects; the NoDer form reads NULL
@@ -42,6 +43,9 @@ class SqliteStore final : public Store {
   int schema_version() override;
 
   void add_ca(const CaRecord& ca) override;
+  void add_successor_ca(const CaRecord& successor, std::string_view predecessor,
+                        TimePoint now) override;
+  std::optional<TimePoint> last_issued_not_after(std::string_view issuer) override;
   std::optional<CaRecord> find_ca(std::string_view name) override;
   std::vector<CaRecord> list_cas() override;
 
@@ -69,6 +73,13 @@ class SqliteStore final : public Store {
                            bool with_der,
                            const std::function<bool(const CertRecord&)>& fn) override;
   std::vector<BatchRejectRecord> batch_rejects(std::string_view batch_id) override;
+
+  // Renewal batches and the renewal scan: sqlite_renewals.cpp.
+  void create_renewal_batch(const BatchRecord& b,
+                            std::span<const RenewalItemRecord> items) override;
+  std::vector<RenewalItemRecord> renewal_items(std::string_view batch_id) override;
+  void for_each_expiring(const ExpiringQuery& q,
+                         const std::function<bool(const ExpiringCert&)>& fn) override;
   std::vector<std::string> live_devices(std::string_view issuer, std::string_view profile,
                                         std::span<const std::string> ids, TimePoint now) override;
 
@@ -110,6 +121,18 @@ class SqliteStore final : public Store {
   void finish_reserved(std::string_view issuer, std::string_view serial_hex, CertStatus to,
                        const std::vector<std::uint8_t>* der, TimePoint now, std::string_view what);
   bool ca_exists(std::string_view name);
+  // The INSERT of add_ca (parent and successor checked), in the caller's transaction.
+  void insert_ca(const CaRecord& ca, std::string_view what);
+  // The INSERT of create_batch (CA checked), in the caller's transaction.
+  void insert_batch(const BatchRecord& b, std::string_view what);
+  // Whether the batch has renewal items (one index probe).
+  bool is_renewal_batch(std::string_view batch_id);
+  // After commit_chunk marked a renewal batch's row issued: the certificate
+  // its item renews, if still issued, is superseded (revoked as superseded
+  // with revoke_old), in the caller's transaction. `seq` is the revocation
+  // counter, read on first use and counted on.
+  void supersede_renewed(std::string_view issuer, std::string_view serial_hex, TimePoint now,
+                         std::optional<std::int64_t>& seq);
   sqlite::Statement live_probe();
   // The live-duplicate check of reserve(): throws Error(conflict).
   void refuse_live_duplicate(const CertRecord& rec, TimePoint now);
@@ -151,6 +174,9 @@ class SqliteStore final : public Store {
   sqlite3_stmt* m_live_probe = nullptr;
   sqlite3_stmt* m_insert = nullptr;
   sqlite3_stmt* m_commit_row = nullptr;
+  sqlite3_stmt* m_renewed_cert = nullptr;
+  sqlite3_stmt* m_supersede = nullptr;
+  sqlite3_stmt* m_insert_item = nullptr;
   sqlite3_stmt* m_abandon_row = nullptr;
   sqlite3_stmt* m_insert_many = nullptr;
   sqlite3_stmt* m_cert_state = nullptr;
