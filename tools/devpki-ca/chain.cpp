@@ -1,4 +1,5 @@
-// devpki-ca chain: a CA's chain as PEM, the CA first and the root last.
+// devpki-ca chain: a CA's chain as PEM, the CA first and the root last;
+// during a rollover the other issuing CA of the overlap follows the CA.
 #include <iostream>
 #include <memory>
 
@@ -20,7 +21,8 @@ struct ChainOptions {
 
 Exit run_chain(const ChainOptions& o, const GlobalOptions& g) {
   pki::Home home = pki::Home::open(resolve_home(g));
-  auto chain = pki::ca_chain(home, o.ca);
+  // What a relying party must trust: during a rollover both issuing CAs.
+  auto chain = pki::ca_trust_chain(home, o.ca, pki::SystemClock{}.now());
   if (o.no_root && chain.size() > 1) chain.pop_back();
   std::string pem;
   for (const auto& c : chain)
@@ -51,7 +53,11 @@ Exit run_chain(const ChainOptions& o, const GlobalOptions& g) {
 Command add_chain(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<ChainOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "chain", "Write a CA's certificate chain as PEM: the CA first, the root last.");
+      "chain",
+      "Write a CA's certificate chain as PEM: the CA first, the root last. During a rollover "
+      "(devpki-ca rollover), the other issuing CAs of its lineage that still answer for "
+      "certificates follow the CA (newest first), so relying parties that trust this file accept "
+      "the devices of both until the old CA's last certificate expires.");
   cmd->add_option("--ca", o->ca, "the CA whose chain to write")->required();
   cmd->add_option("--out", o->out, "file to write (default: stdout)")->type_name("FILE");
   cmd->add_flag("--force", o->force, "replace --out if it exists");

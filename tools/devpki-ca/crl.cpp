@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "devpki-ca/commands.hpp"
 #include "pki/crl.hpp"
@@ -38,7 +39,9 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
                        "cannot write " + o.out + ": no directory " + dir.string());
     }
   }
-  const pki::Authority authority = pki::load_authority(home, o.ca, read_passphrase(o.passphrase));
+  // A rolled-over CA keeps publishing CRLs for what it issued.
+  const pki::Authority authority =
+      pki::load_authority(home, o.ca, read_passphrase(o.passphrase), pki::AuthorityUse::crl);
   pki::CrlOptions opts;
   opts.delta = o.delta;
   opts.actor = "devpki-ca";
@@ -100,10 +103,32 @@ Exit run_crl(const CrlCliOptions& o, const GlobalOptions& g) {
   return Exit::ok;
 }
 
+// A rolled-over CA in crl-status: its successor and until when its CRL is
+// needed (its last certificate's notAfter, capped by its own).
+struct RetiredInfo {
+  std::string successor;
+  pki::TimePoint needed_until{};
+};
+
+std::optional<RetiredInfo> retired_info(pki::Home& home, const std::string& ca) {
+  const auto rec = home.store().find_ca(ca);
+  if (!rec || rec->status != pki::CaStatus::retired) return std::nullopt;
+  RetiredInfo r;
+  r.successor = rec->successor;
+  r.needed_until = rec->not_after;
+  if (const auto last = home.store().last_issued_not_after(ca)) {
+    r.needed_until = std::min(r.needed_until, *last);
+  }
+  return r;
+}
+
 Exit run_crl_status(const GlobalOptions& g) {
   pki::Home home = pki::Home::open(resolve_home(g));
   const auto now = pki::SystemClock{}.now();
   const auto rows = pki::crl_status(home, now);
+  std::vector<std::optional<RetiredInfo>> retired;
+  for (const auto& s : rows)
+    retired.push_back(retired_info(home, s.ca));
   int worst = 0;  // 0 fresh, 1 stale, 2 expired or missing
   auto rank = [](pki::CrlFreshness f) {
     switch (f) {
@@ -139,12 +164,25 @@ Exit run_crl_status(const GlobalOptions& g) {
         }
       }
       std::cout << ",\"revoked_since\":" << s.revoked_since
-                << ",\"file_ok\":" << (s.file_ok ? "true" : "false") << "}";
+                << ",\"file_ok\":" << (s.file_ok ? "true" : "false")
+                << ",\"retired\":" << (retired[i] ? "true" : "false");
+      if (retired[i]) {
+        std::cout << ",\"successor\":" << json_string(retired[i]->successor) << ",\"needed_until\":"
+                  << json_string(pki::format_time(retired[i]->needed_until));
+      }
+      std::cout << "}";
     }
     std::cout << "]}\n";
   } else {
-    for (const auto& s : rows) {
-      std::cout << s.ca << ": ";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& s = rows[i];
+      std::cout << s.ca;
+      if (retired[i]) {
+        std::cout << " (rolled over to " << retired[i]->successor
+                  << "; keep publishing until its last certificate expires at "
+                  << pki::format_time(retired[i]->needed_until) << ")";
+      }
+      std::cout << ": ";
       if (!s.full) {
         std::cout << "no CRL published (publish: devpki-ca crl --ca " << s.ca << ")";
       } else {
@@ -180,7 +218,9 @@ Command add_crl(CLI::App& app, const GlobalOptions& g) {
       "Sign and publish a CA's CRL: every certificate it revoked that has not expired, with a "
       "CRL number greater than any before. Written to <home>/crl/<ca>.crl (DER, what the "
       "certificates' CRL distribution point names) and <ca>.crl.pem, plus the chain bundle "
-      "<ca>-chain.crl.pem (this CA's CRL and every parent's, for nginx ssl_crl).");
+      "<ca>-chain.crl.pem (this CA's CRL and every parent's, for nginx ssl_crl; during a "
+      "rollover also the CRL of the CA it was rolled over from or to). A rolled-over CA keeps "
+      "publishing until its last certificate expires (see crl-status).");
   cmd->add_option("--ca", o->ca, "the CA whose CRL to publish")->required();
   cmd->add_flag("--delta", o->delta,
                 "a delta CRL: only the changes since the last full CRL (the CA's profile needs "
@@ -196,7 +236,8 @@ Command add_crl_status(CLI::App& app, const GlobalOptions& g) {
   CLI::App* cmd = app.add_subcommand(
       "crl-status",
       "Each CA's last CRL: number, entries, next update, and whether it is fresh, past half its "
-      "life (stale), expired or missing. Exit 0 when all are fresh, 1 when any is stale, 2 when "
+      "life (stale), expired or missing. A rolled-over CA is listed until its last certificate "
+      "expires, with that date. Exit 0 when all are fresh, 1 when any is stale, 2 when "
       "any is expired or missing: for monitoring.");
   return {cmd, [&g] { return run_crl_status(g); }};
 }

@@ -37,12 +37,13 @@ Exit run_list(const ListOptions& o, const GlobalOptions& g) {
       return Exit::ok;
     }
     std::cout << std::left << std::setw(20) << "NAME" << std::setw(16) << "PARENT" << std::setw(22)
-              << "NOT AFTER" << std::setw(9) << "STATUS"
+              << "NOT AFTER" << std::setw(9) << "STATUS" << std::setw(20) << "SUCCESSOR"
               << "SUBJECT\n";
     for (const auto& c : cas) {
       std::cout << std::setw(20) << c.name << std::setw(16) << (c.parent.empty() ? "-" : c.parent)
                 << std::setw(22) << pki::format_time(c.not_after) << std::setw(9)
-                << pki::to_string(c.status) << c.subject << "\n";
+                << pki::to_string(c.status) << std::setw(20)
+                << (c.successor.empty() ? "-" : c.successor) << c.subject << "\n";
     }
     return Exit::ok;
   }

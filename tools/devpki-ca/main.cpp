@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       "  devpki-ca --home pki revoke --device SN123 --reason keyCompromise\n"
       "  devpki-ca --home pki crl --ca factory --out factory.crl.pem\n"
       "  devpki-ca --home pki crl-status\n"
+      "  devpki-ca --home pki rollover --ca factory\n"
       "Exit codes: 0 success, 1 usage, 2 failure (crl-status: 1 stale, 2 expired or missing).\n"
       "Docs: docs/devpki-ca.md");
   devpki::GlobalOptions g;
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
       devpki::ca::add_show(app, g),       devpki::ca::add_chain(app, g),
       devpki::ca::add_recover(app, g),    devpki::ca::add_revoke(app, g),
       devpki::ca::add_release(app, g),    devpki::ca::add_crl(app, g),
-      devpki::ca::add_crl_status(app, g),
+      devpki::ca::add_crl_status(app, g), devpki::ca::add_rollover(app, g),
   };
   return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }

@@ -31,7 +31,8 @@ std::string ca_json(const pki::CaRecord& ca) {
     << ",\"status\":" << json_string(pki::to_string(ca.status))
     << ",\"key_ref\":" << json_string(ca.key_ref)
     << ",\"spki_sha256\":" << json_string(ca.spki_sha256) << ",\"ski\":" << json_string(ca.ski_hex)
-    << "}";
+    << ",\"successor\":" << json_string(ca.successor) << ",\"retired_at\":"
+    << (ca.retired_at ? json_string(pki::format_time(*ca.retired_at)) : "null") << "}";
   return o.str();
 }
 
@@ -43,7 +44,13 @@ std::string ca_text(const pki::CaRecord& ca) {
     << "  valid:       " << pki::format_time(ca.not_before) << " .. "
     << time_or_forever(ca.not_after) << "\n"
     << "  profile:     " << ca.profile << "\n"
-    << "  status:      " << pki::to_string(ca.status) << "\n"
+    << "  status:      " << pki::to_string(ca.status);
+  if (!ca.successor.empty()) {
+    o << " (rolled over to " << ca.successor;
+    if (ca.retired_at) o << " on " << pki::format_time(*ca.retired_at);
+    o << ")";
+  }
+  o << "\n"
     << "  key:         " << ca.key_ref << "\n"
     << "  spki sha256: " << ca.spki_sha256 << "\n";
   return o.str();

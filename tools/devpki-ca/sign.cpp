@@ -66,11 +66,16 @@ Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
   const pki::SignResult res = pki::sign_csr(home, req, pki::SystemClock{});
   for (const auto& f : res.warnings.items())
     warn("devpki-ca", f.message);
-  const auto rec = home.store().find_cert(o.ca, res.serial_hex);
+  // res.issuer differs from --ca when that CA was rolled over (warned above).
+  const auto rec = home.store().find_cert(res.issuer, res.serial_hex);
+  if (!rec) {
+    throw pki::Error(pki::ErrorCode::store, "certificate " + res.serial_hex + " of '" + res.issuer +
+                                                "' is not in the store after issuance");
+  }
   if (g.json) {
     std::cout << cert_json(*rec) << "\n";
   } else {
-    std::cout << "issued " << res.serial_hex << " by " << o.ca << " under " << o.profile
+    std::cout << "issued " << res.serial_hex << " by " << res.issuer << " under " << o.profile
               << (o.device_id.empty() ? "" : " for device " + o.device_id) << " -> " << o.out
               << "\n";
   }
@@ -86,7 +91,9 @@ Command add_sign(CLI::App& app, const GlobalOptions& g) {
                          "Sign one CSR under a profile. The CSR gives only its public key (proof "
                          "of possession checked) "
                          "and the SANs the profile allows; the profile decides every other field.");
-  cmd->add_option("--ca", o->ca, "issuing CA")->required();
+  cmd->add_option("--ca", o->ca,
+                  "issuing CA (a rolled-over CA's successor issues in its place, with a warning)")
+      ->required();
   cmd->add_option("--profile", o->profile, "end-entity profile in <home>/profiles/")->required();
   cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER")->required()->type_name("FILE");
   cmd->add_option("--device-id", o->device_id, "device identity for {device_id} in the profile");

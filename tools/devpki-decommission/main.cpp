@@ -141,7 +141,7 @@ Exit run(const Options& o, const devpki::GlobalOptions& g) {
     if (need.empty()) return;
     const auto passphrase = devpki::read_passphrase(o.passphrase);
     for (const auto& ca : need)
-      authorities.emplace(ca, pki::load_authority(home, ca, passphrase));
+      authorities.emplace(ca, pki::load_authority(home, ca, passphrase, pki::AuthorityUse::crl));
   };
   const pki::DecommissionReport report = pki::decommission(home, ids, opts, clock);
 
@@ -155,7 +155,9 @@ Exit run(const Options& o, const devpki::GlobalOptions& g) {
         auto it = authorities.find(ca);
         if (it == authorities.end()) {  // not expected: the hook unlocked the same set
           const auto passphrase = devpki::read_passphrase(o.passphrase);
-          it = authorities.emplace(ca, pki::load_authority(home, ca, passphrase)).first;
+          it = authorities
+                   .emplace(ca, pki::load_authority(home, ca, passphrase, pki::AuthorityUse::crl))
+                   .first;
         }
         published.push_back(publish(home, it->second, o.publish_dir, clock));
       } catch (const pki::Error& e) {

@@ -46,16 +46,22 @@ PublishedCrl publish_crl(Home& home, const Authority& ca, const CrlOptions& opts
 // Where the CA's published files are.
 std::filesystem::path crl_file(const Home& home, const std::string& ca, bool delta);
 
-// The chain bundle home/crl/<ca>-chain.crl.pem: the CA's last full CRL and
-// every ancestor's, root last (what nginx's ssl_crl and `openssl verify
-// -crl_check_all` need: one CRL per CA in the chain). Each file is read back
-// and checked against the store's record (number and digest).
-// Error(not_found) naming the CA without a CRL and the command that
-// publishes one; Error(policy) for one already expired at `now`.
+// The chain bundle home/crl/<ca>-chain.crl.pem: the CA's last full CRL,
+// then during a rollover the last full CRL of every other CA of its lineage
+// in overlap at `now` (ca_lineage, ca_in_overlap; newest first), then every
+// ancestor's, root last. That is what nginx's ssl_crl and `openssl verify
+// -crl_check_all` need: one CRL per CA in the chain, and during a rollover
+// one for each issuing CA a relying party trusts, so one bundle serves the
+// devices of both. Each file is read back and checked against the store's
+// record (number and digest). Error(not_found) naming the CA without a CRL
+// and the command that publishes one; Error(policy) for one already expired
+// at `now`.
 std::filesystem::path write_crl_bundle(Home& home, const std::string& ca, TimePoint now);
 
 // After `ca` published a full CRL: rewrites the bundle of `ca` and of every
-// CA under it that has a CRL of its own (each carries `ca`'s CRL). A bundle
+// CA that has a CRL of its own and whose bundle carries `ca`'s: the CAs under
+// it and the other CAs of its rollover lineage (a retired CA past its overlap
+// is left alone). A bundle
 // that cannot be written (an ancestor without a usable CRL) is reported in
 // `problem`, not thrown: the CRL itself is published either way.
 struct BundleResult {
@@ -81,8 +87,10 @@ struct CrlStatus {
   bool file_ok = true;
 };
 
-// One row per CA that can sign CRLs (active CAs, and retired ones with
-// unexpired certificates), in store order.
+// One row per CA that can sign CRLs (cRLSign) and must: active CAs, and
+// retired (rolled-over) ones while ca_in_overlap(), i.e. until the last
+// certificate they issued expires (Store::last_issued_not_after, capped by
+// the CA's own notAfter), when they stop being needed. In store order.
 std::vector<CrlStatus> crl_status(Home& home, TimePoint now);
 
 // A parsed CRL, for tests and `devpki-ca show`-like output.

@@ -37,8 +37,13 @@ struct SignResult {
   Certificate certificate;
   std::string serial_hex;
   Findings warnings;
+  // The CA that signed: SignRequest::ca, or its current successor when that
+  // CA was rolled over (with a warning "ca.rolled_over").
+  std::string issuer;
 };
 
+// A request for a retired CA (devpki-ca rollover) is issued by its current
+// successor (current_issuer()), whose name goes into {ca} and the result.
 // Error(invalid_input | policy | conflict | ...) before the reserve step
 // leaves the store and `out` untouched. A failure signing or delivering marks
 // the reserved serial abandoned and leaves `out` untouched; a failure to

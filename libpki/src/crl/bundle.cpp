@@ -1,5 +1,6 @@
-// The chain bundle: one CRL per CA from `ca` up to the root, as
-// `openssl verify -crl_check_all` and nginx's ssl_crl want them.
+// The chain bundle: one CRL per CA from `ca` up to the root, plus those of
+// the CAs `ca` was rolled over from or to that still answer for certificates,
+// as `openssl verify -crl_check_all` and nginx's ssl_crl want them.
 #include <openssl/pem.h>
 
 #include <algorithm>
@@ -36,6 +37,26 @@ std::vector<std::string> chain_names(Store& store, const std::string& ca) {
   return names;
 }
 
+// The CAs whose CRLs `ca`'s bundle carries: `ca`, the other members of its
+// rollover lineage in overlap at `now` (newest first), then its ancestors.
+// A relying party that trusts both CAs of a rollover (nginx
+// ssl_client_certificate) checks the devices of either against one ssl_crl.
+struct BundleMember {
+  std::string name;
+  bool lineage = false;  // rolled over from or to `ca` (not an ancestor)
+};
+std::vector<BundleMember> bundle_members(Home& home, const std::string& ca, TimePoint now) {
+  const std::vector<std::string> chain = chain_names(home.store(), ca);
+  std::vector<BundleMember> out{{ca, false}};
+  const std::vector<CaRecord> lineage = ca_lineage(home, ca);
+  for (auto it = lineage.rbegin(); it != lineage.rend(); ++it) {
+    if (it->name != ca && ca_in_overlap(home, *it, now)) out.push_back({it->name, true});
+  }
+  for (std::size_t i = 1; i < chain.size(); ++i)
+    out.push_back({chain[i], false});
+  return out;
+}
+
 std::string publish_hint(const std::string& ca) {
   std::string s = "publish one with `devpki-ca crl --ca ";
   s += ca;
@@ -46,13 +67,19 @@ std::string publish_hint(const std::string& ca) {
 // The CA's last full CRL as published, checked against its record. The
 // file may be replaced by a concurrent publisher between reading the record
 // and the file: then the record is read again, once.
-std::vector<std::uint8_t> recorded_crl(Home& home, const std::string& name,
+std::vector<std::uint8_t> recorded_crl(Home& home, const BundleMember& member,
                                        const std::string& for_ca, TimePoint now) {
+  const std::string& name = member.name;
   for (int attempt = 0;; ++attempt) {
     const auto rec = home.store().last_crl(name, false);
     if (!rec) {
       std::string msg = "CA '" + name + "'";
-      if (name != for_ca) msg += " (in the chain of '" + for_ca + "')";
+      if (member.lineage) {
+        msg += " (same rollover lineage as '" + for_ca;
+        msg += "', whose bundle carries its CRL during the overlap)";
+      } else if (name != for_ca) {
+        msg += " (in the chain of '" + for_ca + "')";
+      }
       msg += " has no CRL; ";
       msg += publish_hint(name);
       throw Error(ErrorCode::not_found, msg);
@@ -95,8 +122,8 @@ std::string to_pem(std::span<const std::uint8_t> der) {
 std::filesystem::path write_crl_bundle(Home& home, const std::string& ca, TimePoint now) {
   validate_ca_name(ca);  // a path component below
   std::string pem;
-  for (const std::string& name : chain_names(home.store(), ca)) {
-    pem += crl::to_pem(recorded_crl(home, name, ca, now));
+  for (const BundleMember& member : bundle_members(home, ca, now)) {
+    pem += crl::to_pem(recorded_crl(home, member, ca, now));
   }
   const std::filesystem::path out = home.crl_dir() / (ca + "-chain.crl.pem");
   fs::write_file_atomic(out, pem, kPublicMode, true);
@@ -107,13 +134,19 @@ std::vector<BundleResult> write_crl_bundles(Home& home, const std::string& ca, T
   std::vector<BundleResult> out;
   Store& store = home.store();
   for (const CaRecord& rec : store.list_cas()) {
-    // `ca` itself, and every CA whose chain passes through it: their
-    // bundles carry `ca`'s CRL, which just changed.
-    const auto chain = chain_names(store, rec.name);
-    if (std::find(chain.begin(), chain.end(), ca) == chain.end()) continue;
-    // A CA below that never published is not bundled: it has nothing to
-    // bundle yet (its own publication writes its bundle).
-    if (rec.name != ca && !store.last_crl(rec.name, false)) continue;
+    if (rec.name != ca) {
+      // A CA that never published has nothing to bundle yet (its own
+      // publication writes its bundle); a retired CA out of its overlap
+      // needs no bundle any more.
+      if (!store.last_crl(rec.name, false) || !ca_in_overlap(home, rec, now)) continue;
+      // `ca`'s CRL, which just changed, is in the bundles of the CAs under
+      // it and of the other CAs of its rollover lineage.
+      const auto members = bundle_members(home, rec.name, now);
+      if (std::none_of(members.begin(), members.end(),
+                       [&](const BundleMember& m) { return m.name == ca; })) {
+        continue;
+      }
+    }
     BundleResult r;
     r.ca = rec.name;
     try {

@@ -5,6 +5,7 @@
 #include "crl/crl_internal.hpp"
 #include "ossl/check.hpp"
 #include "pki/certificate.hpp"
+#include "pki/hierarchy.hpp"
 #include "pki/home.hpp"
 
 namespace pki {
@@ -57,10 +58,9 @@ std::vector<CrlStatus> crl_status(Home& home, TimePoint now) {
   Store& store = home.store();
   std::vector<CrlStatus> out;
   for (const CaRecord& ca : store.list_cas()) {
-    // A retired CA still answers for the certificates it issued until they
-    // expire. Their notAfter never passes the CA's (issuance clamps it), so
-    // the CA's own notAfter stands for "some certificate may be unexpired".
-    if (ca.status == CaStatus::retired && now > ca.not_after) continue;
+    // A retired (rolled-over) CA still answers for the certificates it
+    // issued until the last of them expires (or the CA itself does).
+    if (!ca_in_overlap(home, ca, now)) continue;
     const auto usage = Certificate::from_der(ca.cert_der).key_usage();
     if (!usage.empty() &&
         std::find(usage.begin(), usage.end(), KeyUsage::crl_sign) == usage.end()) {

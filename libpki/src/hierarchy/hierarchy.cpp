@@ -1,7 +1,9 @@
 #include "pki/hierarchy.hpp"
 
 #include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 
 #include "core/fs.hpp"
 #include "core/text.hpp"
@@ -148,6 +150,63 @@ NewCa prepare_ca(Home& home, const std::string& name, const std::string& profile
   return n;
 }
 
+// "factory-2026" -> "factory"; "factory" -> "factory".
+std::string_view without_year_suffix(std::string_view name, char sep) {
+  if (name.size() > 5 && name[name.size() - 5] == sep &&
+      std::all_of(name.end() - 4, name.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    return name.substr(0, name.size() - 5);
+  }
+  return name;
+}
+
+std::string utc_year(TimePoint t) {
+  const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(t)};
+  return std::to_string(static_cast<int>(ymd.year()));
+}
+
+std::string date_of(TimePoint t) {
+  return format_time(t).substr(0, 10);
+}
+
+std::string successor_name(const std::string& old_name, TimePoint now) {
+  std::string n(without_year_suffix(old_name, '-'));
+  n += '-';
+  n += utc_year(now);
+  return n;
+}
+
+// The old subject with its CN's trailing " <year>" replaced by (or, without
+// one, followed by) " <this year>".
+DistinguishedName successor_subject(const CaRecord& old, TimePoint now) {
+  const DistinguishedName dn = DistinguishedName::parse(old.subject);
+  std::vector<NameAttribute> attrs = dn.attributes();
+  const auto cn = std::find_if(attrs.rbegin(), attrs.rend(),
+                               [](const NameAttribute& a) { return a.type == "CN"; });
+  if (cn == attrs.rend()) {
+    throw Error(ErrorCode::invalid_input,
+                "the subject of CA '" + old.name + "' (" + old.subject +
+                    ") has no CN to derive the successor's subject from; give one with --subject");
+  }
+  std::string value(without_year_suffix(cn->value, ' '));
+  value += ' ';
+  value += utc_year(now);
+  cn->value = std::move(value);
+  return DistinguishedName(std::move(attrs));
+}
+
+// Two CAs with one subject make chain building depend on key identifiers,
+// which not every relying party matches on (nginx's client CA list, CRL lookup).
+void require_distinct_subject(Store& store, const DistinguishedName& subject) {
+  for (const CaRecord& ca : store.list_cas()) {
+    if (DistinguishedName::parse(ca.subject) == subject) {
+      throw Error(ErrorCode::conflict, "CA '" + ca.name + "' already has the subject '" +
+                                           ca.subject +
+                                           "'; give the successor a distinct one with --subject");
+    }
+  }
+}
+
 }  // namespace
 
 void validate_ca_name(const std::string& name) {
@@ -255,12 +314,126 @@ std::vector<Certificate> ca_chain(Home& home, const std::string& name) {
   return chain;
 }
 
+RolloverResult rollover_ca(Home& home, const RolloverOptions& opts, const Clock& clock) {
+  Store& store = home.store();
+  // Every refusal before the parent is unlocked and a key generated.
+  const auto old = store.find_ca(opts.ca);
+  if (!old) {
+    throw Error(ErrorCode::not_found,
+                "no CA named '" + printable(opts.ca) + "' (see `devpki-ca list`)");
+  }
+  if (old->parent.empty()) {
+    throw Error(ErrorCode::policy,
+                "CA '" + old->name +
+                    "' is a root: rollover replaces an issuing CA under the same parent; a new "
+                    "root is a new hierarchy (devpki-ca init) that every relying party must trust");
+  }
+  if (old->status != CaStatus::active) {
+    std::string msg = "CA '" + old->name + "' is " + std::string(to_string(old->status));
+    if (!old->successor.empty()) {
+      msg += " (rolled over to '" + old->successor + "'";
+      if (old->retired_at) msg += " on " + date_of(*old->retired_at);
+      msg += "); roll over its current issuer '";
+      msg += current_issuer(home, old->name);
+      msg += "' instead";
+    } else {
+      msg += "; only an active CA can be rolled over";
+    }
+    throw Error(ErrorCode::policy, msg);
+  }
+  const TimePoint now = clock.now();
+  const std::string name = opts.name.empty() ? successor_name(old->name, now) : opts.name;
+  validate_ca_name(name);
+  if (store.find_ca(name)) {
+    throw Error(ErrorCode::conflict,
+                "a CA named '" + name + "' already exists; name the successor with --name");
+  }
+  const DistinguishedName subject = opts.subject ? *opts.subject : successor_subject(*old, now);
+  require_subject(subject);
+  require_distinct_subject(store, subject);
+  require_protection(opts.protection);
+  const Certificate old_cert = Certificate::from_der(old->cert_der);
+  KeyAlgorithm alg = KeyAlgorithm::ec_p256;
+  if (opts.key) {
+    alg = *opts.key;
+  } else if (const auto a = old_cert.public_key().describe().algorithm()) {
+    alg = *a;
+  } else {
+    throw Error(ErrorCode::invalid_input, "the key of CA '" + old->name + "' (" +
+                                              old_cert.public_key().describe().to_string() +
+                                              ") is no algorithm devpki generates; give --key");
+  }
+
+  // As create_issuing_ca: the parent is unlocked before the key is generated.
+  const Authority parent = load_authority(home, old->parent, opts.parent_passphrase);
+  // The successor's URLs point at the same parent; its profile is the old CA's.
+  const NewCa n = prepare_ca(home, name, old->profile, alg, subject, opts.protection, opts.validity,
+                             old->parent, now);
+  const KeyFile& kf = n.key_file;
+  // check -> reserve -> sign -> deliver (key file, CA row + retirement) -> commit
+  const Draft draft = parent.draft(n.spec);
+  store.reserve(
+      cert_row(old->parent, n.profile.name, draft.serial_hex(), draft.subject(), draft.not_before(),
+               draft.not_after(), draft.spki_sha256(), "ca:" + name, now),
+      ReserveOptions{false, now});
+  CaRecord rec;
+  try {
+    const Certificate cert = parent.sign(draft);
+    write_secret_file(kf.path, key_pem(n.key, opts.protection));
+    rec = record_for(name, old->parent, n.profile.name, cert, kf.ref, now);
+    try {
+      // One transaction: the successor exists iff the old CA is retired.
+      store.add_successor_ca(rec, old->name, now);
+    } catch (...) {
+      ::unlink(kf.path.c_str());
+      throw;
+    }
+  } catch (...) {
+    store.abandon(old->parent, draft.serial_hex(), now);
+    throw;
+  }
+  // Should the commit fail, `devpki-ca recover` completes the reserved row.
+  store.commit_issued(old->parent, rec.serial_hex, rec.cert_der, now);
+  std::string detail = "{\"successor\":\"";
+  detail += name;
+  detail += "\",\"parent\":\"";
+  detail += old->parent;
+  detail += "\",\"serial\":\"";
+  detail += rec.serial_hex;
+  detail += "\",\"key\":\"";
+  detail += to_string(alg);
+  detail += "\"}";
+  audit(store, now, opts.actor, "ca.rollover", old->name, detail);
+
+  RolloverResult result;
+  result.successor = CreatedCa{rec, draft.findings()};
+  const auto retired = store.find_ca(old->name);
+  result.predecessor = retired ? *retired : *old;
+  return result;
+}
+
 Authority load_authority(Home& home, const std::string& name,
-                         const std::optional<std::string>& passphrase) {
+                         const std::optional<std::string>& passphrase, AuthorityUse use) {
   std::vector<Certificate> chain = ca_chain(home, name);
   const auto rec = home.store().find_ca(name);
-  if (rec->status != CaStatus::active) {
-    throw Error(ErrorCode::policy, "CA '" + name + "' is " + std::string(to_string(rec->status)));
+  if (rec->status != CaStatus::active && use == AuthorityUse::issue) {
+    std::string msg = "CA '" + name + "' ";
+    if (rec->successor.empty()) {
+      msg += "is ";
+      msg += to_string(rec->status);
+      msg += " and issues no more certificates";
+    } else {
+      msg += "was rolled over to '" + rec->successor + "'";
+      if (rec->retired_at) msg += " on " + date_of(*rec->retired_at);
+      std::string issuer = rec->successor;
+      try {
+        issuer = current_issuer(home, name);
+      } catch (const Error&) {
+        // a broken lineage: name the direct successor
+      }
+      msg += "; issue from " + issuer;
+    }
+    throw Error(ErrorCode::policy, msg);
   }
   if (!rec->key_ref.starts_with(kFilePrefix)) {
     throw Error(ErrorCode::invalid_input, "CA '" + name + "' key reference '" + rec->key_ref +

@@ -117,6 +117,19 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   if (!ca)
     throw Error(ErrorCode::not_found,
                 "no CA named '" + printable(req.ca) + "' (see `devpki-ca list`)");
+  // A rolled-over CA's requests go to the CA that issues in its place now.
+  std::string issuer = req.ca;
+  Findings redirect;
+  if (ca->status == CaStatus::retired) {
+    issuer = current_issuer(home, req.ca);
+    std::string msg = "CA '" + req.ca;
+    msg += "' was rolled over";
+    if (ca->retired_at) msg += " on " + format_time(*ca->retired_at).substr(0, 10);
+    msg += "; issued by its successor '" + issuer;
+    msg += "' instead (use --ca " + issuer;
+    msg += ")";
+    redirect.warning("ca.rolled_over", std::move(msg));
+  }
   if (req.out.empty()) throw Error(ErrorCode::invalid_input, "no output file given");
   fs::check_writable(req.out, req.overwrite);
   if (!req.device_id.empty() && !req.allow_decommissioned) {
@@ -146,7 +159,7 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   std::map<std::string, std::string> vars = home.settings().variables;
   for (const auto& [k, v] : req.variables)
     vars[k] = v;
-  vars["ca"] = req.ca;
+  vars["ca"] = issuer;  // CRL and AIA URLs point at the CA that signs
   vars["profile"] = profile.name;
   if (!req.device_id.empty()) {
     vars["device_id"] = req.device_id;
@@ -165,12 +178,12 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
   spec.variables = vars;
 
   // 3. check (inside draft: RFC 5280, validity, name constraints, pathLen)
-  const Authority authority = load_authority(home, req.ca, req.passphrase);
+  const Authority authority = load_authority(home, issuer, req.passphrase);
   const Draft draft = authority.draft(spec);
 
   // 4. reserve: durable before any signature; refuses a live duplicate device.
   CertRecord rec;
-  rec.issuer = req.ca;
+  rec.issuer = issuer;
   rec.serial_hex = draft.serial_hex();
   rec.device_id = req.device_id;
   rec.profile = profile.name;
@@ -191,18 +204,22 @@ SignResult sign_csr(Home& home, const SignRequest& req, const Clock& clock) {
     cert = authority.sign(draft);
     fs::write_file_atomic(req.out, cert.to_pem(), 0644, req.overwrite);
   } catch (...) {
-    store.abandon(req.ca, rec.serial_hex, now);
+    store.abandon(issuer, rec.serial_hex, now);
     throw;
   }
   // 7. commit. Should it fail, the row stays reserved with its output in
   // place, and recover_reserved() completes it.
-  store.commit_issued(req.ca, rec.serial_hex, cert.der(), now);
-  store.append_audit(AuditEvent{0, now, req.actor, "cert.issue", req.ca + "/" + rec.serial_hex,
-                                "{\"profile\":\"" + profile.name + "\",\"device_id\":\"" +
-                                    req.device_id + "\",\"spki_sha256\":\"" + rec.spki_sha256 +
-                                    "\"}"});
+  store.commit_issued(issuer, rec.serial_hex, cert.der(), now);
+  std::string detail = "{\"profile\":\"" + profile.name;
+  detail += "\",\"device_id\":\"" + req.device_id;
+  detail += "\",\"spki_sha256\":\"" + rec.spki_sha256;
+  if (issuer != req.ca) detail += "\",\"requested_ca\":\"" + req.ca;
+  detail += "\"}";
+  store.append_audit(
+      AuditEvent{0, now, req.actor, "cert.issue", issuer + "/" + rec.serial_hex, detail});
+  profile_warnings.append(redirect);
   profile_warnings.append(draft.findings());
-  return SignResult{std::move(cert), rec.serial_hex, std::move(profile_warnings)};
+  return SignResult{std::move(cert), rec.serial_hex, std::move(profile_warnings), issuer};
 }
 
 RecoveryReport recover_reserved(Home& home, const Clock& clock, std::chrono::seconds min_age,
