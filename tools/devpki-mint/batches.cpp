@@ -3,8 +3,8 @@
 #include <iomanip>
 #include <iostream>
 
+#include "common/batch_render.hpp"
 #include "devpki-mint/commands.hpp"
-#include "devpki-mint/render.hpp"
 #include "pki/home.hpp"
 
 namespace devpki::mint {

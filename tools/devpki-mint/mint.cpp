@@ -2,9 +2,9 @@
 #include <iostream>
 #include <string>
 
+#include "common/batch_render.hpp"
+#include "common/progress.hpp"
 #include "devpki-mint/commands.hpp"
-#include "devpki-mint/progress.hpp"
-#include "devpki-mint/render.hpp"
 #include "pki/batch.hpp"
 #include "pki/error.hpp"
 #include "pki/home.hpp"
@@ -228,7 +228,7 @@ Exit run_mint(const MintOptions& o, const GlobalOptions& g) {
   if (g.json) {
     std::cout << summary_json(res, rejected_total) << "\n";
   } else {
-    std::cout << summary_text(res) << "\n";
+    std::cout << summary_text(res, "devpki-mint") << "\n";
     if (rejected_total != 0) {
       warn("devpki-mint", std::to_string(rejected_total) + " device" +
                               (rejected_total == 1 ? "" : "s") + " of batch " + res.batch_id +

@@ -35,6 +35,9 @@ enum class BatchSource {
   count,  // keys generated here; ids from id_pattern + start + count
   ids,    // keys generated here; ids (and per-device subject variables) from a CSV file
   csrs,   // keys generated on the devices: a directory of CSR files or a JSONL file
+  // devpki-renew: positions from the store's renewal items (pki/renewal.hpp),
+  // kept keys, or new CSRs from `input` (as csrs) matched by device id.
+  renewal,
 };
 std::string_view to_string(BatchSource s) noexcept;
 

@@ -7,6 +7,9 @@
 // all the time, runs in parallel.
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <chrono>
@@ -16,9 +19,11 @@
 #include <thread>
 #include <unordered_set>
 
+#include "batch/engine.hpp"
 #include "batch/inputs.hpp"
 #include "batch/outputs.hpp"
 #include "cert/builder.hpp"
+#include "cert/general_name.hpp"
 #include "core/text.hpp"
 #include "fastpath/fastpath.hpp"
 #include "ossl/check.hpp"
@@ -40,6 +45,8 @@ std::string_view to_string(BatchSource s) noexcept {
       return "ids";
     case BatchSource::csrs:
       return "csrs";
+    case BatchSource::renewal:
+      return "renewal";
   }
   return "?";
 }
@@ -67,6 +74,7 @@ BatchSource parse_source(std::string_view s) {
   if (s == "count") return BatchSource::count;
   if (s == "ids") return BatchSource::ids;
   if (s == "csrs") return BatchSource::csrs;
+  if (s == "renewal") return BatchSource::renewal;
   throw Error(ErrorCode::store, "batch parameters name an unknown source '" + std::string(s) + "'");
 }
 
@@ -122,7 +130,7 @@ BatchRequest request_from(const BatchRecord& b) {
   }
 }
 
-std::string generated_batch_id(const std::string& ca, TimePoint now) {
+std::string generated_batch_id(const std::string& ca, BatchSource source, TimePoint now) {
   const auto t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -130,10 +138,15 @@ std::string generated_batch_id(const std::string& ca, TimePoint now) {
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
   unsigned char rnd[2];
   ossl::check(RAND_bytes(rnd, sizeof rnd), "RAND_bytes");
-  return ca + "-" + stamp + "-" + ossl::hex(rnd);
+  std::string id = ca;
+  id += source == BatchSource::renewal ? "-renew-" : "-";
+  id += stamp;
+  id += '-';
+  id += ossl::hex(rnd);
+  return id;
 }
 
-std::unique_ptr<DeviceSource> open_source(const BatchRequest& r) {
+std::unique_ptr<DeviceSource> open_input_source(const BatchRequest& r) {
   switch (r.source) {
     case BatchSource::count:
       return batch::pattern_source(batch::IdPattern::parse(r.id_pattern), r.start, r.count);
@@ -141,6 +154,8 @@ std::unique_ptr<DeviceSource> open_source(const BatchRequest& r) {
       return batch::csv_source(r.input);
     case BatchSource::csrs:
       return batch::csr_source(r.input);
+    case BatchSource::renewal:
+      break;  // Engine::open_renewal_source: the positions are in the store
   }
   throw Error(ErrorCode::internal, "unknown batch source");
 }
@@ -173,7 +188,111 @@ struct Item {
   std::vector<std::uint8_t> tbs;
   std::vector<std::uint8_t> der;
   CertRecord row;
+  std::optional<CertRecord> old;  // renewal: the certificate renewed, with its DER
 };
+
+// What a renewal takes from the certificate it renews, as the DER carries
+// it. d2i_X509 would decode the public key through OpenSSL 3's provider
+// decoders (callgrind: two thirds of a kept-key renewal's instructions); the
+// certificate came from this store, so a walk to the three fields is enough.
+struct RenewedFields {
+  std::span<const std::uint8_t> subject;  // Name
+  std::span<const std::uint8_t> spki;     // SubjectPublicKeyInfo
+  std::span<const std::uint8_t> sans;     // GeneralNames (the SAN extension's value), or empty
+};
+
+// One TLV at `p` (short or long definite length); the whole TLV and its content.
+struct Tlv {
+  std::uint8_t tag = 0;
+  std::span<const std::uint8_t> whole;
+  std::span<const std::uint8_t> content;
+};
+Tlv read_tlv(std::span<const std::uint8_t>& in) {
+  const auto bad = [] {
+    return Error(ErrorCode::store, "a stored certificate is not well-formed DER");
+  };
+  if (in.size() < 2) throw bad();
+  std::size_t len = in[1];
+  std::size_t head = 2;
+  if (len & 0x80) {
+    const std::size_t n = len & 0x7f;
+    if (n == 0 || n > 4 || in.size() < 2 + n) throw bad();
+    len = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      len = (len << 8) | in[2 + i];
+    head += n;
+  }
+  if (in.size() - head < len) throw bad();
+  Tlv t{in[0], in.subspan(0, head + len), in.subspan(head, len)};
+  in = in.subspan(head + len);
+  return t;
+}
+
+RenewedFields renewed_fields(std::span<const std::uint8_t> der) {
+  std::span<const std::uint8_t> in = der;
+  auto cert = read_tlv(in).content;                   // Certificate
+  auto tbs = read_tlv(cert).content;                  // TBSCertificate
+  if (!tbs.empty() && tbs[0] == 0xa0) read_tlv(tbs);  // [0] version
+  for (int i = 0; i < 4; ++i)
+    read_tlv(tbs);  // serial, signature, issuer, validity
+  RenewedFields f;
+  f.subject = read_tlv(tbs).whole;
+  f.spki = read_tlv(tbs).whole;
+  while (!tbs.empty()) {
+    const Tlv t = read_tlv(tbs);
+    if (t.tag != 0xa3) continue;  // [1], [2] unique ids
+    auto exts_outer = t.content;
+    auto exts = read_tlv(exts_outer).content;  // SEQUENCE OF Extension
+    static constexpr std::uint8_t kSanOid[] = {0x06, 0x03, 0x55, 0x1d, 0x11};
+    while (!exts.empty()) {
+      auto ext = read_tlv(exts).content;
+      const Tlv oid = read_tlv(ext);
+      if (!std::equal(oid.whole.begin(), oid.whole.end(), std::begin(kSanOid), std::end(kSanOid))) {
+        continue;
+      }
+      Tlv v = read_tlv(ext);
+      if (v.tag == 0x01) v = read_tlv(ext);  // critical
+      f.sans = v.content;                    // OCTET STRING holding GeneralNames
+    }
+  }
+  return f;
+}
+
+std::vector<SubjectAltName> decode_sans(std::span<const std::uint8_t> general_names) {
+  if (general_names.empty()) return {};
+  const unsigned char* p = general_names.data();
+  ossl::GeneralNamesPtr names(
+      d2i_GENERAL_NAMES(nullptr, &p, static_cast<long>(general_names.size())));
+  if (!names) ossl::fail(ErrorCode::store, "a stored certificate's subjectAltName");
+  int unsupported = 0;
+  auto out = from_general_names(names.get(), &unsupported);
+  if (unsupported != 0) {
+    throw Error(ErrorCode::policy,
+                "the certificate carries subjectAltName types devpki does not issue; renew it "
+                "with devpki-ca sign");
+  }
+  return out;
+}
+
+// The key algorithm of an SPKI in one of the fixed encodings
+// (csr_detail::is_known_spki), without decoding the key; nullopt otherwise.
+std::optional<KeyAlgorithm> known_spki_algorithm(std::span<const std::uint8_t> spki) {
+  static constexpr std::uint8_t kP256[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                           0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                           0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+  static constexpr std::uint8_t kP384[] = {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                           0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+                                           0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04};
+  static constexpr std::uint8_t kEd25519[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                              0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+  const auto starts = [&](std::span<const std::uint8_t> prefix, std::size_t total) {
+    return spki.size() == total && std::equal(prefix.begin(), prefix.end(), spki.begin());
+  };
+  if (starts(kP256, 91)) return KeyAlgorithm::ec_p256;
+  if (starts(kP384, 120)) return KeyAlgorithm::ec_p384;
+  if (starts(kEd25519, 44)) return KeyAlgorithm::ed25519;
+  return std::nullopt;
+}
 
 class Engine {
  public:
@@ -208,6 +327,11 @@ class Engine {
                                          "' issues CA certificates; devpki-mint issues device "
                                          "certificates only");
     }
+    if (m_req.source == BatchSource::renewal && m_req.format == BatchFormat::p12) {
+      throw Error(ErrorCode::invalid_input,
+                  "--format p12 bundles a private key, and a renewal makes none (the key is "
+                  "kept, or comes with the device's new CSR): use jsonl or pem");
+    }
     if (m_req.source == BatchSource::csrs && m_req.format == BatchFormat::p12) {
       throw Error(ErrorCode::invalid_input,
                   "--format p12 bundles a private key, and in CSR mode the keys stay on the "
@@ -217,7 +341,7 @@ class Engine {
         (!m_secrets.p12_passphrase || m_secrets.p12_passphrase->empty())) {
       throw Error(ErrorCode::invalid_input, "--format p12 needs --p12-passphrase-file");
     }
-    if (m_req.source != BatchSource::csrs) {
+    if (generates_keys()) {
       require_key_allowed(m_profile, m_req.key,
                           "key algorithm " + std::string(to_string(m_req.key)));
     }
@@ -314,7 +438,7 @@ class Engine {
   // Builds the template for server-side keys now (a lint failure refuses the
   // batch before it exists); CSR mode builds one per key type as they come.
   void prepare_templates(DeviceSource& src) {
-    if (m_req.source == BatchSource::csrs) return;
+    if (!generates_keys()) return;
     DeviceInput first;
     if (!src.next(first, true))
       throw Error(ErrorCode::invalid_input, "the batch input lists no devices");
@@ -329,11 +453,18 @@ class Engine {
 
   BatchResult start() {
     check_request();
-    auto src = open_source(m_req);
+    auto src = open_source();
     const std::string fingerprint = batch::input_fingerprint(m_req.source, m_req.input);
-    m_total = precheck(*src, !m_req.reissue);
+    if (m_req.source == BatchSource::renewal) {
+      // The positions were checked when they were planned (pki/renewal.hpp):
+      // the devices hold the live certificates being renewed.
+      m_total = m_items.size();
+      if (m_total == 0) throw Error(ErrorCode::invalid_input, "the renewal has no positions");
+    } else {
+      m_total = precheck(*src, !m_req.reissue);
+    }
     prepare_templates(*src);
-    if (m_req.batch_id.empty()) m_req.batch_id = generated_batch_id(m_req.ca, m_now);
+    if (m_req.batch_id.empty()) m_req.batch_id = generated_batch_id(m_req.ca, m_req.source, m_now);
     if (m_home.store().find_batch(m_req.batch_id)) {
       throw Error(ErrorCode::conflict, "a batch with id " + m_req.batch_id + " already exists");
     }
@@ -353,14 +484,18 @@ class Engine {
     rec.params = json_text(params_json(m_req, fingerprint));
     rec.out_dir = m_req.out.string();
     rec.created_at = m_now;
-    m_home.store().create_batch(rec);
+    if (m_req.source == BatchSource::renewal) {
+      m_home.store().create_renewal_batch(rec, m_items);
+    } else {
+      m_home.store().create_batch(rec);
+    }
     return resumable([&] { return continue_start(*src); });
   }
 
   BatchResult continue_start(DeviceSource& src) {
     m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
                                                  m_secrets.p12_passphrase, false, false,
-                                                 m_req.source != BatchSource::csrs});
+                                                 generates_keys()});
     audit("batch.create", Json{{"ca", m_req.ca},
                                {"profile", m_profile.name},
                                {"count", m_total},
@@ -385,7 +520,8 @@ class Engine {
                                            ") changed since the batch started; resume needs the "
                                            "same input");
     }
-    auto src = open_source(m_req);
+    if (m_req.source == BatchSource::renewal) m_items = m_home.store().renewal_items(b.id);
+    auto src = open_source();
     prepare_templates(*src);
     bool committed_any = b.position != 0;
     m_home.store().for_each_batch_cert(b.id, kDone, false, [&](const CertRecord&) {
@@ -394,7 +530,7 @@ class Engine {
     });
     m_sink = batch::open_sink(batch::SinkOptions{m_req.out, m_req.format, m_chain_pem,
                                                  m_secrets.p12_passphrase, true, !committed_any,
-                                                 m_req.source != BatchSource::csrs});
+                                                 generates_keys()});
     reconcile(b);
     // What is already done: issued rows and recorded rejects.
     m_done.assign(m_total, false);
@@ -416,7 +552,20 @@ class Engine {
     return run(*src);
   }
 
+  void set_renewal_items(std::vector<RenewalItemRecord> items) { m_items = std::move(items); }
+
  private:
+  bool generates_keys() const noexcept {
+    return m_req.source == BatchSource::count || m_req.source == BatchSource::ids;
+  }
+
+  std::unique_ptr<DeviceSource> open_source() {
+    if (m_req.source != BatchSource::renewal) return open_input_source(m_req);
+    std::map<std::string, batch::CsrEntry> csrs;
+    if (!m_req.input.empty()) csrs = batch::read_csrs_by_device(m_req.input);
+    return batch::renewal_source(m_items, std::move(csrs));
+  }
+
   std::map<std::string, std::string> device_vars(const DeviceInput& d) const {
     auto vars = m_vars;
     for (const auto& [k, v] : d.variables)
@@ -487,11 +636,107 @@ class Engine {
     return *it->second;
   }
 
+  // Renewal: the old certificate's subject and SANs (the device's identity),
+  // its key or the key of the device's new CSR, as rotation.rekey says.
+  // Throws the reason a position is refused.
+  void prepare_renewal(Item& it, const std::map<std::string, std::string>& vars) {
+    const DeviceInput& in = it.input;
+    if (!in.refusal.empty()) throw Error(ErrorCode::policy, in.refusal);
+    const std::string old_name = in.renew_issuer + "/" + in.renew_serial;
+    if (!it.old) {
+      throw Error(ErrorCode::not_found, "certificate " + old_name + " is no longer in the store");
+    }
+    if (it.old->status != CertStatus::issued) {
+      throw Error(ErrorCode::policy, "certificate " + old_name + " is " +
+                                         std::string(to_string(it.old->status)) +
+                                         " now (it changed after the renewal was planned)");
+    }
+    const RenewedFields old = renewed_fields(it.old->der);
+    it.subject = DistinguishedName::from_der(old.subject);
+    it.sans = decode_sans(old.sans);
+    const Rekey rekey = m_profile.rotation.rekey;
+    std::optional<PublicKey> key;  // for the template's prototype; decoded only when needed
+    if (!in.csr.empty() || !in.csr_error.empty()) {
+      if (rekey == Rekey::forbidden) {
+        throw Error(ErrorCode::policy, "profile '" + m_profile.name +
+                                           "' has rotation.rekey: forbidden, and a new CSR was "
+                                           "given for this device");
+      }
+      if (!in.csr_error.empty()) throw Error(ErrorCode::io, in.csr_error);
+      const auto csr = CertificationRequest::parse(in.csr);
+      if (csr.asks_ca() || csr.asks_cert_sign()) {
+        throw Error(ErrorCode::policy, "the CSR asks for a CA certificate");
+      }
+      if (!csr.subject().empty() && csr.subject() != it.subject) {
+        throw Error(ErrorCode::policy, "the CSR's subject '" + csr.subject().to_string() +
+                                           "' differs from the device's '" +
+                                           it.subject.to_string() +
+                                           "'; a renewal keeps the device's identity");
+      }
+      // As at enrollment (devpki-mint --csrs, devpki-ca sign): the profile's
+      // SANs plus those of the CSR's the profile allows; a SAN it does not
+      // allow refuses the renewal.
+      it.sans = build_sans(m_profile, csr.sans(), vars);
+      const KeyDescription kd = csr.public_key().describe();
+      require_key_allowed(m_profile, kd.algorithm(), "CSR key " + kd.to_string());
+      it.alg = *kd.algorithm();
+      it.spki_der = csr.public_key().spki_der();
+      it.spki_sha256 = ossl::hex(ossl::sha256(it.spki_der));
+      if (rekey == Rekey::required && it.spki_sha256 == it.old->spki_sha256) {
+        throw Error(ErrorCode::policy,
+                    "the CSR's key is the key of the certificate being renewed; profile '" +
+                        m_profile.name + "' has rotation.rekey: required (a new key)");
+      }
+      key = csr.public_key();
+    } else {
+      if (rekey == Rekey::required) {
+        throw Error(ErrorCode::policy, "profile '" + m_profile.name +
+                                           "' has rotation.rekey: required and no new CSR was "
+                                           "given for this device (--csrs)");
+      }
+      it.spki_der.assign(old.spki.begin(), old.spki.end());
+      it.spki_sha256 = it.old->spki_sha256;
+      if (const auto alg = known_spki_algorithm(it.spki_der)) {
+        it.alg = *alg;
+        require_key_allowed(
+            m_profile, it.alg,
+            "the device's key " + std::string(to_string(it.alg)) + " (rekey with a new CSR)");
+      } else {
+        key = fastpath::public_key_from_spki(it.spki_der);
+        const KeyDescription kd = key->describe();
+        require_key_allowed(m_profile, kd.algorithm(),
+                            "the device's key " + kd.to_string() + " (rekey with a new CSR)");
+        it.alg = *kd.algorithm();
+        it.spki_der = key->spki_der();
+      }
+    }
+    it.tmpl = &template_for(it.alg, [&] {
+      CertificateSpec spec;
+      spec.profile = m_profile;
+      spec.subject = it.subject;
+      spec.sans = it.sans;
+      spec.not_before = m_not_before;
+      spec.not_after = m_not_after;
+      spec.variables = vars;
+      spec.public_key = key ? *key : fastpath::public_key_from_spki(it.spki_der);
+      return spec;
+    });
+  }
+
   // Everything before the reserve step, for one device. CSR problems are
   // per-device rejects; anything else stops the batch.
   void prepare(Item& it, fastpath::KeyGenerator* gen) {
     const auto vars = device_vars(it.input);
-    if (m_req.source == BatchSource::csrs) {
+    if (m_req.source == BatchSource::renewal) {
+      try {
+        prepare_renewal(it, vars);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::internal || e.code() == ErrorCode::store) throw;
+        it.rejected = true;
+        it.reason = e.what();
+        return;
+      }
+    } else if (m_req.source == BatchSource::csrs) {
       try {
         if (!it.input.csr_error.empty()) throw Error(ErrorCode::io, it.input.csr_error);
         const auto csr = CertificationRequest::parse(it.input.csr);
@@ -644,6 +889,15 @@ class Engine {
       it.input = std::move(d);
       chunk.push_back(std::move(it));
     }
+    if (m_req.source == BatchSource::renewal && !chunk.empty()) {
+      // The certificates renewed, read under the store lock.
+      std::lock_guard io(m_io_mutex);
+      for (auto& it : chunk) {
+        if (!it.input.renew_issuer.empty() && it.input.refusal.empty()) {
+          it.old = m_home.store().find_cert(it.input.renew_issuer, it.input.renew_serial);
+        }
+      }
+    }
     return !chunk.empty();
   }
 
@@ -654,9 +908,14 @@ class Engine {
     try {
       return f();
     } catch (const Error& e) {
-      throw Error(e.code(), std::string(e.what()) + " (batch " + m_req.batch_id +
-                                " is left running; `devpki-mint --resume " + m_req.batch_id +
-                                "` finishes it)");
+      std::string msg = e.what();
+      msg += " (batch ";
+      msg += m_req.batch_id;
+      msg += m_req.source == BatchSource::renewal ? " is left running; `devpki-renew run --resume "
+                                                  : " is left running; `devpki-mint --resume ";
+      msg += m_req.batch_id;
+      msg += "` finishes it)";
+      throw Error(e.code(), msg);
     }
   }
 
@@ -728,6 +987,8 @@ class Engine {
   std::mutex m_template_mutex;
   std::unique_ptr<batch::OutputSink> m_sink;
 
+  std::vector<RenewalItemRecord> m_items;  // renewal positions
+
   std::uint64_t m_total = 0;
   std::vector<bool> m_done;  // by batch index: issued or rejected earlier
   std::uint64_t m_already = 0;
@@ -757,7 +1018,7 @@ void validate_request(const BatchRequest& r) {
   if (r.source == BatchSource::count && r.count == 0) {
     throw Error(ErrorCode::invalid_input, "--count must be at least 1");
   }
-  if (r.source != BatchSource::count && r.input.empty()) {
+  if ((r.source == BatchSource::ids || r.source == BatchSource::csrs) && r.input.empty()) {
     throw Error(ErrorCode::invalid_input, "an input file is required");
   }
 }
@@ -767,9 +1028,39 @@ void validate_request(const BatchRequest& r) {
 BatchResult run_batch(Home& home, const BatchRequest& req, const BatchSecrets& secrets,
                       const Clock& clock, const ProgressFn& progress) {
   validate_request(req);
+  if (req.source == BatchSource::renewal) {
+    throw Error(ErrorCode::invalid_input, "a renewal batch is started by run_renewal()");
+  }
+  // After a rollover, the successor issues in the retired CA's place.
+  BatchRequest r = req;
+  r.ca = current_issuer(home, req.ca);
+  Engine engine(home, r, secrets, clock, progress);
+  BatchResult result = engine.start();
+  if (r.ca != req.ca) {
+    std::string msg = "CA '" + req.ca;
+    msg += "' was rolled over; its successor '" + r.ca;
+    msg += "' issued this batch instead (use --ca " + r.ca;
+    msg += ")";
+    result.warnings.warning("ca.rolled_over", msg);
+  }
+  return result;
+}
+
+namespace batch {
+
+BatchResult run_renewal_batch(Home& home, const BatchRequest& req,
+                              std::vector<RenewalItemRecord> items, const BatchSecrets& secrets,
+                              const Clock& clock, const ProgressFn& progress) {
+  validate_request(req);
+  if (req.source != BatchSource::renewal) {
+    throw Error(ErrorCode::internal, "run_renewal_batch needs a renewal request");
+  }
   Engine engine(home, req, secrets, clock, progress);
+  engine.set_renewal_items(std::move(items));
   return engine.start();
 }
+
+}  // namespace batch
 
 BatchResult resume_batch(Home& home, const std::string& batch_id, const BatchSecrets& secrets,
                          const Clock& clock, unsigned threads, const ProgressFn& progress) {

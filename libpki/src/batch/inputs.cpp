@@ -373,12 +373,70 @@ std::unique_ptr<DeviceSource> csr_source(const fs::path& input) {
   return std::make_unique<CsrJsonlSource>(input);
 }
 
+std::map<std::string, CsrEntry> read_csrs_by_device(const fs::path& input) {
+  std::map<std::string, CsrEntry> out;
+  auto src = csr_source(input);
+  DeviceInput d;
+  while (src->next(d, true)) {
+    auto [it, fresh] = out.try_emplace(d.device_id);
+    if (!fresh) {
+      throw Error(ErrorCode::invalid_input, "device id " + d.device_id + " has two CSRs in " +
+                                                input.string() + " (second at position " +
+                                                std::to_string(d.index + 1) + ")");
+    }
+    it->second.csr = std::move(d.csr);
+    it->second.error = std::move(d.csr_error);
+  }
+  return out;
+}
+
+namespace {
+
+class RenewalSource final : public DeviceSource {
+ public:
+  RenewalSource(std::vector<RenewalItemRecord> items, std::map<std::string, CsrEntry> csrs)
+      : m_items(std::move(items)), m_csrs(std::move(csrs)) {}
+
+  bool next(DeviceInput& d, bool payload) override {
+    if (m_pos >= m_items.size()) return false;
+    const RenewalItemRecord& item = m_items[m_pos++];
+    d = DeviceInput{};
+    d.index = item.index;
+    d.device_id = item.device_id;
+    d.renew_issuer = item.old_issuer;
+    d.renew_serial = item.old_serial;
+    d.refusal = item.refusal;
+    if (payload) {
+      if (const auto it = m_csrs.find(item.device_id); it != m_csrs.end()) {
+        d.csr = it->second.csr;
+        d.csr_error = it->second.error;
+      }
+    }
+    return true;
+  }
+  void rewind() override { m_pos = 0; }
+
+ private:
+  std::vector<RenewalItemRecord> m_items;
+  std::map<std::string, CsrEntry> m_csrs;
+  std::size_t m_pos = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceSource> renewal_source(std::vector<RenewalItemRecord> items,
+                                             std::map<std::string, CsrEntry> csrs) {
+  return std::make_unique<RenewalSource>(std::move(items), std::move(csrs));
+}
+
 std::string input_fingerprint(BatchSource source, const fs::path& input) {
   ossl::EvpMdCtxPtr ctx(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
   ossl::check(EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr), "EVP_DigestInit_ex");
   std::error_code ec;
   if (source == BatchSource::count) return {};
-  if (source == BatchSource::csrs && fs::is_directory(input, ec)) {
+  if (source == BatchSource::renewal && input.empty()) return {};
+  if ((source == BatchSource::csrs || source == BatchSource::renewal) &&
+      fs::is_directory(input, ec)) {
     for (const auto& name : list_csr_dir(input)) {
       const auto size = fs::file_size(input / name, ec);
       digest_update(ctx.get(), name + '\0' + std::to_string(ec ? 0 : size) + '\n');

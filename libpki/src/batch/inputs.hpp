@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +22,11 @@ struct DeviceInput {
   std::vector<std::pair<std::string, std::string>> variables;  // CSV columns
   std::vector<std::uint8_t> csr;                               // CSR mode
   std::string csr_error;  // CSR mode: the CSR could not be read (a per-device reject)
+  // Renewal: the certificate renewed (empty issuer: none) and a refusal
+  // decided when the batch was planned (a reject when non-empty).
+  std::string renew_issuer;
+  std::string renew_serial;
+  std::string refusal;
 };
 
 class DeviceSource {
@@ -55,6 +61,20 @@ std::unique_ptr<DeviceSource> csv_source(const std::filesystem::path& file);
 // A directory (*.csr, *.pem, *.der, sorted by name; device id = name without
 // extension) or a .jsonl file.
 std::unique_ptr<DeviceSource> csr_source(const std::filesystem::path& input);
+
+// A CSR input (as csr_source) read whole, by device id: a renewal matches
+// CSRs to the devices it renews. Error(invalid_input) for a device id given
+// twice or an input csr_source refuses.
+struct CsrEntry {
+  std::vector<std::uint8_t> csr;
+  std::string error;
+};
+std::map<std::string, CsrEntry> read_csrs_by_device(const std::filesystem::path& input);
+
+// Renewal positions in index order; a position's CSR (if `csrs` has one for
+// its device) comes with the payload.
+std::unique_ptr<DeviceSource> renewal_source(std::vector<RenewalItemRecord> items,
+                                             std::map<std::string, CsrEntry> csrs);
 
 // SHA-256 (hex) identifying the input: the file's bytes, or for a CSR
 // directory its sorted file names and sizes. A resumed batch refuses an input

@@ -1,4 +1,4 @@
-#include "devpki-mint/render.hpp"
+#include "common/batch_render.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "common/cli.hpp"
 
-namespace devpki::mint {
+namespace devpki {
 
 std::string format_count(std::uint64_t n) {
   const std::string digits = std::to_string(n);
@@ -52,9 +52,9 @@ double issue_rate(const pki::BatchResult& r) {
   return r.seconds > 0 ? static_cast<double>(r.issued) / r.seconds : 0.0;
 }
 
-std::string summary_text(const pki::BatchResult& r) {
+std::string summary_text(const pki::BatchResult& r, std::string_view tool) {
   std::ostringstream o;
-  o << "devpki-mint: batch " << r.batch_id << " " << pki::to_string(r.state) << ": " << r.issued
+  o << tool << ": batch " << r.batch_id << " " << pki::to_string(r.state) << ": " << r.issued
     << " issued, " << r.rejected << " rejected";
   if (r.already != 0) o << ", " << r.already << " issued by earlier runs";
   if (r.recovered != 0 || r.abandoned != 0) {
@@ -105,4 +105,4 @@ std::string batch_json(const pki::BatchRecord& b) {
   return o.str();
 }
 
-}  // namespace devpki::mint
+}  // namespace devpki

@@ -1,13 +1,13 @@
-#include "devpki-mint/progress.hpp"
+#include "common/progress.hpp"
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
-#include "devpki-mint/render.hpp"
+#include "common/batch_render.hpp"
 
-namespace devpki::mint {
+namespace devpki {
 
 namespace {
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
@@ -81,4 +81,4 @@ void ProgressBar::clear() {
   m_width = 0;
 }
 
-}  // namespace devpki::mint
+}  // namespace devpki

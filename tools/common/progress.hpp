@@ -1,4 +1,4 @@
-// The progress bar devpki-mint draws on stderr while a batch runs: done/total,
+// The progress bar devpki-mint and devpki-renew draw on stderr while a batch runs: done/total,
 // percentage, rate and ETA on one line redrawn with '\r', at most ten times a
 // second. Only when stderr is a terminal and the output is not --json.
 #pragma once
@@ -9,7 +9,7 @@
 
 #include "pki/batch.hpp"
 
-namespace devpki::mint {
+namespace devpki {
 
 class ProgressBar {
  public:
@@ -42,4 +42,4 @@ class ProgressBar {
   std::uint64_t m_base_done = 0;
 };
 
-}  // namespace devpki::mint
+}  // namespace devpki
