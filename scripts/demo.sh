@@ -4,7 +4,9 @@
 # certificates, mints a factory batch of 10,000 device identities with
 # devpki-mint, checks certificates with `openssl verify -x509_strict`, then
 # decommissions two devices with devpki-decommission and shows that
-# `openssl verify -crl_check_all` refuses them with the published CRLs.
+# `openssl verify -crl_check_all` refuses them with the published CRLs; then
+# rolls the issuing CA over and renews a batch of operational identities
+# with devpki-renew (kept keys), checked against the successor's chain.
 # Installs the Debian packages it needs when they are missing.
 # Usage: scripts/demo.sh [HOME_DIR]   (default: ./demo-home, replaced if it exists)
 set -euo pipefail
@@ -16,6 +18,7 @@ cmake --build "$here/build/release" -j "$(nproc)"
 ca="$here/build/release/devpki-ca"
 mint="$here/build/release/devpki-mint"
 decommission="$here/build/release/devpki-decommission"
+renew="$here/build/release/devpki-renew"
 
 home=$(realpath -m "${1:-demo-home}")
 rm -rf "$home"
@@ -76,5 +79,28 @@ for pair in batch-1:refused ACME-000002:refused batch-5000:accepted ACME-000001:
     -CRLfile "$DEVPKI_HOME/crl/factory-chain.crl.pem" "$f" >"$work/verify.out" 2>&1 || got=refused
   printf '%s: %s %s\n' "${pair%%:*}" "$got" "$(grep -o 'certificate revoked' "$work/verify.out" | head -1)"
   [ "$got" = "$want" ] || { echo "demo: expected ${pair%%:*} to be $want" >&2; exit 1; }
+done
+# Rotation: 1,000 operational identities (device-ldevid: 1 year, renewed when a
+# third of it remains), the issuing CA rolled over, then the renewal that is
+# due in ~245 days run now with a look-ahead: the successor issues, same keys.
+step "$mint" --ca factory --profile device-ldevid --count 1000 --id-pattern 'ACME-L{seq:06}' \
+  --out "$work/ldevids" --batch-id demo-ldevid --passphrase-file "$work/passphrase"
+step "$ca" rollover --ca factory --name factory-g2 --passphrase-file "$work/passphrase"
+step "$renew" plan --within 250d --profile device-ldevid --json | jq -c '{due: (.due | length), groups}'
+step "$renew" run --within 250d --profile device-ldevid --out "$work/renewed" --batch-id demo-renew \
+  --passphrase-file "$work/passphrase"
+step "$ca" chain --ca factory-g2 --out "$work/chain-g2.pem"
+printf '\n\033[1mverifying renewed identities against the successor chain\033[0m\n'
+for n in 1 1000; do
+  line=$(sed -n "${n}p" "$work/renewed/devices.jsonl")
+  jq -r .cert <<<"$line" > "$work/renewed-$n.pem"
+  id=$(jq -r .device_id <<<"$line")
+  jq -r "select(.device_id == \"$id\") | .cert" "$work/ldevids/devices.jsonl" > "$work/old-$n.pem"
+  printf 'device %s: ' "$id"
+  openssl verify -x509_strict -CAfile "$work/root.pem" -untrusted "$work/chain-g2.pem" "$work/renewed-$n.pem"
+  old_key=$(openssl x509 -in "$work/old-$n.pem" -noout -pubkey)
+  new_key=$(openssl x509 -in "$work/renewed-$n.pem" -noout -pubkey)
+  [ "$old_key" = "$new_key" ] || { echo "demo: device $id did not keep its key" >&2; exit 1; }
+  printf '  issuer: %s, same key as before\n' "$(openssl x509 -in "$work/renewed-$n.pem" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')"
 done
 printf '\ndemo home: %s (CA keys encrypted in %s/keys)\n' "$home" "$DEVPKI_HOME"

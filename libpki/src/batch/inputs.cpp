@@ -394,8 +394,8 @@ namespace {
 
 class RenewalSource final : public DeviceSource {
  public:
-  RenewalSource(std::vector<RenewalItemRecord> items, std::map<std::string, CsrEntry> csrs)
-      : m_items(std::move(items)), m_csrs(std::move(csrs)) {}
+  RenewalSource(const std::vector<RenewalItemRecord>& items, std::map<std::string, CsrEntry> csrs)
+      : m_items(items), m_csrs(std::move(csrs)) {}
 
   bool next(DeviceInput& d, bool payload) override {
     if (m_pos >= m_items.size()) return false;
@@ -417,16 +417,16 @@ class RenewalSource final : public DeviceSource {
   void rewind() override { m_pos = 0; }
 
  private:
-  std::vector<RenewalItemRecord> m_items;
+  const std::vector<RenewalItemRecord>& m_items;
   std::map<std::string, CsrEntry> m_csrs;
   std::size_t m_pos = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<DeviceSource> renewal_source(std::vector<RenewalItemRecord> items,
+std::unique_ptr<DeviceSource> renewal_source(const std::vector<RenewalItemRecord>& items,
                                              std::map<std::string, CsrEntry> csrs) {
-  return std::make_unique<RenewalSource>(std::move(items), std::move(csrs));
+  return std::make_unique<RenewalSource>(items, std::move(csrs));
 }
 
 std::string input_fingerprint(BatchSource source, const fs::path& input) {

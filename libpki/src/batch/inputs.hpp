@@ -72,8 +72,9 @@ struct CsrEntry {
 std::map<std::string, CsrEntry> read_csrs_by_device(const std::filesystem::path& input);
 
 // Renewal positions in index order; a position's CSR (if `csrs` has one for
-// its device) comes with the payload.
-std::unique_ptr<DeviceSource> renewal_source(std::vector<RenewalItemRecord> items,
+// its device) comes with the payload. `items` is not copied: it must outlive
+// the source.
+std::unique_ptr<DeviceSource> renewal_source(const std::vector<RenewalItemRecord>& items,
                                              std::map<std::string, CsrEntry> csrs);
 
 // SHA-256 (hex) identifying the input: the file's bytes, or for a CSR

@@ -307,7 +307,7 @@ RenewPreview preview_renewal(Home& home, const RenewRequest& req, TimePoint at) 
 
 BatchResult run_renewal(Home& home, const RenewRequest& req, const BatchSecrets& secrets,
                         const Clock& clock, const ProgressFn& progress) {
-  const RenewPreview pv = preview_renewal(home, req, clock.now());
+  RenewPreview pv = preview_renewal(home, req, clock.now());
   if (pv.items.empty()) {
     BatchResult r;
     r.state = BatchState::complete;
@@ -324,19 +324,23 @@ BatchResult run_renewal(Home& home, const RenewRequest& req, const BatchSecrets&
   const ProfileSpec profile = home.profile(pv.profile);
   std::vector<RenewalItemRecord> items;
   items.reserve(pv.items.size());
-  for (const auto& it : pv.items) {
+  for (auto& it : pv.items) {
     RenewalItemRecord rec;
     rec.index = it.index;
-    rec.device_id = it.device_id;
-    rec.old_issuer = it.old_issuer;
-    rec.old_serial = it.old_serial;
+    rec.device_id = std::move(it.device_id);
+    rec.old_issuer = std::move(it.old_issuer);
+    rec.old_serial = std::move(it.old_serial);
     rec.revoke_old = profile.rotation.revoke_superseded;
-    rec.refusal = it.reason;
+    rec.refusal = std::move(it.reason);
     items.push_back(std::move(rec));
   }
+  // The plan is done with: its memory is not held through the batch.
+  const std::string target_ca = std::move(pv.target_ca);
+  const std::string profile_name = std::move(pv.profile);
+  pv = RenewPreview{};
   BatchRequest b;
-  b.ca = pv.target_ca;
-  b.profile = pv.profile;
+  b.ca = target_ca;
+  b.profile = profile_name;
   b.source = BatchSource::renewal;
   b.input = req.csrs;
   b.out = req.out;
