@@ -163,7 +163,7 @@ if [ "$N_PLAN" -gt 0 ]; then
   copies=$(((N_PLAN + N - 1) / N))
   echo "building a $N_PLAN-certificate inventory ($copies copies of the minted rows)..."
   now=$(date +%s)
-  sqlite3 "$h/store.db" <<SQL
+  sqlite3 "$h/store.db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 CREATE TEMP TABLE k (n INTEGER PRIMARY KEY);
 WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $copies - 1) INSERT INTO k SELECT n FROM c;

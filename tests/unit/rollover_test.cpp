@@ -343,7 +343,8 @@ TEST_CASE("sign_csr for a rolled-over CA issues from its successor with a warnin
   CHECK(row->status == CertStatus::issued);
   CHECK_FALSE(f.home.store().find_cert("factory", res.serial_hex));
   // The CRL distribution point names the CA that signed.
-  const std::string der(res.certificate.der().begin(), res.certificate.der().end());
+  const std::vector<std::uint8_t> der_bytes = res.certificate.der();
+  const std::string der(der_bytes.begin(), der_bytes.end());
   CHECK(der.find("http://pki.acme.example/crl/factory-2026.crl") != std::string::npos);
   CHECK(f.home.store().audit_log().back().detail.find("\"requested_ca\":\"factory\"") !=
         std::string::npos);

@@ -22,6 +22,20 @@ struct IssueCaOptions {
   std::string parent_passphrase_file;
 };
 
+}  // namespace
+
+void read_new_ca_passphrases(const PassphraseOptions& p, const std::string& parent_file,
+                             pki::CaKeyProtection& protection,
+                             std::optional<std::string>& parent_passphrase) {
+  const auto passphrase = read_passphrase(p);
+  protection.passphrase = p.none ? std::nullopt : passphrase;
+  protection.plaintext = p.none;
+  parent_passphrase =
+      parent_file.empty() ? passphrase : read_passphrase(PassphraseOptions{parent_file, false});
+}
+
+namespace {
+
 Exit run_issue_ca(const IssueCaOptions& o, const GlobalOptions& g) {
   pki::IssuingCaOptions opts;
   opts.name = o.name;
@@ -31,13 +45,8 @@ Exit run_issue_ca(const IssueCaOptions& o, const GlobalOptions& g) {
   opts.key = pki::parse_key_algorithm(o.key);
   opts.profile = o.profile;
   if (!o.validity.empty()) opts.validity = pki::parse_duration(o.validity);
-  const auto passphrase = read_passphrase(o.passphrase);
-  opts.protection.passphrase = o.passphrase.none ? std::nullopt : passphrase;
-  opts.protection.plaintext = o.passphrase.none;
-  opts.parent_passphrase =
-      o.parent_passphrase_file.empty()
-          ? passphrase
-          : read_passphrase(PassphraseOptions{o.parent_passphrase_file, false});
+  read_new_ca_passphrases(o.passphrase, o.parent_passphrase_file, opts.protection,
+                          opts.parent_passphrase);
   opts.actor = "devpki-ca";
 
   pki::Home home = pki::Home::open(resolve_home(g));

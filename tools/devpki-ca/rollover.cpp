@@ -31,13 +31,8 @@ Exit run_rollover(const RolloverCliOptions& o, const GlobalOptions& g) {
   if (!o.subject.empty()) opts.subject = pki::DistinguishedName::parse(o.subject);
   if (!o.key.empty()) opts.key = pki::parse_key_algorithm(o.key);
   if (!o.validity.empty()) opts.validity = pki::parse_duration(o.validity);
-  const auto passphrase = read_passphrase(o.passphrase);
-  opts.protection.passphrase = o.passphrase.none ? std::nullopt : passphrase;
-  opts.protection.plaintext = o.passphrase.none;
-  opts.parent_passphrase =
-      o.parent_passphrase_file.empty()
-          ? passphrase
-          : read_passphrase(PassphraseOptions{o.parent_passphrase_file, false});
+  read_new_ca_passphrases(o.passphrase, o.parent_passphrase_file, opts.protection,
+                          opts.parent_passphrase);
   opts.actor = "devpki-ca";
 
   pki::Home home = pki::Home::open(resolve_home(g));
