@@ -56,10 +56,12 @@ awk '/BEGIN/{n++} n==2' "$work/chain.pem" > "$work/root.pem"
 for f in "$work"/ACME-*.pem; do
   openssl verify -x509_strict -CAfile "$work/root.pem" -untrusted "$work/chain.pem" "$f"
 done
-# The first, a middle and the last device of the batch.
+# The first, a middle and the last device of the batch (by device id: with
+# several threads, devices.jsonl is in the order the chunks finished).
 for n in 1 5000 10000; do
-  sed -n "${n}p" "$work/batch/devices.jsonl" | jq -r .cert > "$work/batch-$n.pem"
-  printf 'device %s: ' "$(sed -n "${n}p" "$work/batch/devices.jsonl" | jq -r .device_id)"
+  id=$(printf 'ACME-F%06d' "$n")
+  jq -r "select(.device_id == \"$id\") | .cert" "$work/batch/devices.jsonl" > "$work/batch-$n.pem"
+  printf 'device %s: ' "$id"
   openssl verify -x509_strict -CAfile "$work/root.pem" -untrusted "$work/chain.pem" "$work/batch-$n.pem"
 done
 # Retiring devices: revoke, mark decommissioned, publish the CRLs. The root's
@@ -86,8 +88,10 @@ done
 step "$mint" --ca factory --profile device-ldevid --count 1000 --id-pattern 'ACME-L{seq:06}' \
   --out "$work/ldevids" --batch-id demo-ldevid --passphrase-file "$work/passphrase"
 step "$ca" rollover --ca factory --name factory-g2 --passphrase-file "$work/passphrase"
-step "$renew" plan --within 250d --profile device-ldevid --json | jq -c '{due: (.due | length), groups}'
-step "$renew" run --within 250d --profile device-ldevid --out "$work/renewed" --batch-id demo-renew \
+printf '\n\033[1m$ %s\033[0m\n' "$renew plan --within 250d --batch demo-ldevid --json | jq '{due: (.due | length), groups}'"
+"$renew" plan --within 250d --batch demo-ldevid --json > "$work/plan.json"
+jq -c '{due: (.due | length), groups}' "$work/plan.json"
+step "$renew" run --within 250d --batch demo-ldevid --out "$work/renewed" --batch-id demo-renew \
   --passphrase-file "$work/passphrase"
 step "$ca" chain --ca factory-g2 --out "$work/chain-g2.pem"
 printf '\n\033[1mverifying renewed identities against the successor chain\033[0m\n'

@@ -371,3 +371,46 @@ TEST_CASE("run: refusals before the batch exists leave the store and the output 
         before);
   CHECK(f.sql("SELECT count(*) FROM batches") == "1");
 }
+
+TEST_CASE("run: kept keys of every key type (fixed-encoding fast path and the general decoder)") {
+  Fixture f;
+  const std::pair<KeyAlgorithm, const char*> kinds[] = {{KeyAlgorithm::ec_p256, "P256-{seq}"},
+                                                        {KeyAlgorithm::ec_p384, "P384-{seq}"},
+                                                        {KeyAlgorithm::ed25519, "ED-{seq}"},
+                                                        {KeyAlgorithm::rsa_2048, "RSA-{seq}"}};
+  int n = 0;
+  for (const auto& [alg, pattern] : kinds) {
+    BatchRequest r;
+    r.ca = "factory";
+    r.profile = "device-ldevid";
+    r.source = BatchSource::count;
+    r.count = 2;
+    r.id_pattern = pattern;
+    r.key = alg;
+    r.batch_id = "m" + std::to_string(n++);
+    r.out = f.dir.path() / r.batch_id;
+    run_batch(f.home, r, f.secrets, f.clock);
+  }
+  f.clock.advance(250 * kDay);
+  auto req = f.renew_request("r1");
+  const auto r = run_renewal(f.home, req, f.secrets, f.clock);
+  CHECK(r.issued == 8);
+  CHECK(r.rejected == 0);
+  const std::string chain = chain_pem(f.home, "factory");
+  for (const auto& line : read_jsonl(req.out / "devices.jsonl")) {
+    const auto id = line["device_id"].get<std::string>();
+    const auto nc = Certificate::from_pem(line["cert"].get<std::string>());
+    const auto old_serial =
+        f.sql("SELECT serial_hex FROM certificates WHERE status = 'superseded' AND device_id = '" +
+              id + "'");
+    REQUIRE(!old_serial.empty());
+    const auto old = f.home.store().find_cert("factory", old_serial);
+    REQUIRE(old);
+    const auto oc = Certificate::from_der(old->der);
+    INFO(id);
+    CHECK(nc.public_key().spki_der() == oc.public_key().spki_der());
+    CHECK(f.sql("SELECT spki_sha256 FROM certificates WHERE batch_id = 'r1' AND device_id = '" +
+                id + "'") == old->spki_sha256);
+    CHECK(verifies(line["cert"].get<std::string>(), chain, f.clock.now()));
+  }
+}

@@ -155,7 +155,7 @@ std::unique_ptr<DeviceSource> open_input_source(const BatchRequest& r) {
     case BatchSource::csrs:
       return batch::csr_source(r.input);
     case BatchSource::renewal:
-      break;  // Engine::open_renewal_source: the positions are in the store
+      break;  // Engine::open_source(): the positions are in the store
   }
   throw Error(ErrorCode::internal, "unknown batch source");
 }
@@ -707,7 +707,8 @@ class Engine {
         require_key_allowed(m_profile, kd.algorithm(),
                             "the device's key " + kd.to_string() + " (rekey with a new CSR)");
         it.alg = *kd.algorithm();
-        it.spki_der = key->spki_der();
+        it.spki_der = key->spki_der();  // the encoding build_tbs writes
+        it.spki_sha256 = ossl::hex(ossl::sha256(it.spki_der));
       }
     }
     it.tmpl = &template_for(it.alg, [&] {
