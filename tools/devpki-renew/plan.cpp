@@ -65,7 +65,7 @@ void print_text(const pki::RenewalPlan& plan) {
   if (plan.horizon != plan.at) std::cout << ", due by " << pki::format_time(plan.horizon);
   std::cout << "\n";
   const auto w = [](std::size_t n) { return std::setw(static_cast<int>(n)); };
-  std::size_t dev_w = 8, ser_w = 8, iss_w = 8;
+  std::size_t dev_w = 8, ser_w = 8, iss_w = 8, state_w = 16;
   for (const auto* list : {&plan.due, &plan.refused}) {
     for (const auto& c : *list) {
       dev_w = std::max(dev_w, c.cert.device_id.size() + 2);
@@ -73,15 +73,17 @@ void print_text(const pki::RenewalPlan& plan) {
       iss_w = std::max(iss_w, c.cert.issuer.size() + 2);
     }
   }
+  for (const auto& c : plan.due)
+    state_w = std::max(state_w, state_text(c, plan.at).size() + 2);
   if (!plan.due.empty()) {
     std::cout << "\ndue (" << format_count(plan.due.size()) << "):\n"
               << std::left << w(dev_w) << "DEVICE" << w(iss_w) << "ISSUER" << w(ser_w) << "SERIAL"
-              << w(22) << "NOT AFTER" << w(22) << "DUE FROM" << w(18) << "STATE"
+              << w(22) << "NOT AFTER" << w(22) << "DUE FROM" << w(state_w) << "STATE"
               << "RULE\n";
     for (const auto& c : plan.due) {
       std::cout << w(dev_w) << c.cert.device_id << w(iss_w) << c.cert.issuer << w(ser_w)
                 << c.cert.serial_hex << w(22) << pki::format_time(c.cert.not_after) << w(22)
-                << pki::format_time(c.decision.due_at) << w(18) << state_text(c, plan.at)
+                << pki::format_time(c.decision.due_at) << w(state_w) << state_text(c, plan.at)
                 << c.decision.rule << "\n";
     }
   }
