@@ -106,6 +106,8 @@ renew "plan --ca factory --profile fleet --batch m1" 0 plan --within 9d --ca fac
 jqt "selectors keep the six" '(.due | length) == 6'
 renew "plan --profile device-ldevid" 0 plan --within 9d --profile device-ldevid --json
 jqt "another profile: none" '(.due | length) == 0'
+renew "run --profile device-idevid (no rotation section)" 0 run --profile device-idevid --within 9d --out "$T/never"
+check "run says the profile has no rotation section" "grep -q 'no rotation: section' '$T/err' && [ ! -e '$T/never' ]"
 
 # Revoked and decommissioned devices cannot be renewed.
 "$CA" --home "$H" revoke --device F-5 --reason keyCompromise >/dev/null

@@ -319,6 +319,13 @@ BatchResult run_renewal(Home& home, const RenewRequest& req, const BatchSecrets&
                              "decommissioned or past grace); `devpki-renew plan` lists them "
                              "and why");
     }
+    const auto& none = pv.plan.profiles_without_policy;
+    if (req.select.profile &&
+        std::find(none.begin(), none.end(), *req.select.profile) != none.end()) {
+      r.warnings.warning("renew.no_policy", "profile '" + *req.select.profile +
+                                                "' has no rotation: section, so its certificates "
+                                                "are never due (docs/profiles.md)");
+    }
     return r;
   }
   const ProfileSpec profile = home.profile(pv.profile);
