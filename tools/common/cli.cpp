@@ -127,4 +127,14 @@ std::filesystem::path shipped_profiles_dir(const std::string& flag) {
   if (std::filesystem::is_directory(DEVPKI_SOURCE_PROFILES)) return DEVPKI_SOURCE_PROFILES;
   return DEVPKI_INSTALLED_PROFILES;
 }
+
+std::filesystem::path shipped_data_file(const std::string& flag, const std::string& name) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("DEVPKI_DATA"); env != nullptr && *env != '\0') {
+    return std::filesystem::path(env) / name;
+  }
+  const std::filesystem::path source = std::filesystem::path(DEVPKI_SOURCE_DATA) / name;
+  if (std::filesystem::is_regular_file(source)) return source;
+  return std::filesystem::path(DEVPKI_INSTALLED_DATA) / name;
+}
 }  // namespace devpki

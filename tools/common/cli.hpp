@@ -62,4 +62,8 @@ namespace devpki {
 // Where `init` copies profiles from: --profiles, else $DEVPKI_PROFILES, else
 // the source tree's profiles/ (running from a build), else the installed ones.
 std::filesystem::path shipped_profiles_dir(const std::string& flag);
+// A data file shipped with devpki (provisioning.yaml): --data FILE, else
+// $DEVPKI_DATA/<name>, else the source tree's data/ (running from a build),
+// else the installed one.
+std::filesystem::path shipped_data_file(const std::string& flag, const std::string& name);
 }  // namespace devpki
