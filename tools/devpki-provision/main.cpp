@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/batch_render.hpp"
 #include "common/cli.hpp"
 #include "pki/error.hpp"
 #include "pki/provisioning.hpp"
@@ -84,18 +85,8 @@ pki::Deployment to_deployment(const Answers& a) {
   return d;
 }
 
-std::string count_text(std::uint64_t n) {
-  const std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string describe(const pki::Deployment& d) {
-  std::string s = count_text(d.scale) + " devices, audience " +
+  std::string s = format_count(d.scale) + " devices, audience " +
                   std::string(pki::to_string(d.audience)) + ", security " +
                   std::string(pki::to_string(d.security));
   if (d.connectivity) s += ", connectivity " + std::string(pki::to_string(*d.connectivity));
