@@ -3,52 +3,23 @@
 // directory untouched, and resume after a simulated crash (the real kill -9
 // test is tests/cli/mint_crash_test.sh).
 #include <doctest/doctest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <sqlite3.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "home_fixture.hpp"
 #include "pki/batch.hpp"
-#include "pki/error.hpp"
-#include "pki/hierarchy.hpp"
-#include "test_util.hpp"
 
 using namespace pki;
+using namespace pki::test;
 using namespace std::chrono;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kProfiles = fs::path(DEVPKI_SOURCE_DIR) / "profiles";
 const TimePoint kNow = sys_days{2026y / November / 27} + 12h;
 
-struct Fixture {
-  test::TempDir dir;
-  FixedClock clock{kNow};
-  Home home = Home::create(dir.path() / "pki", kProfiles);
-  BatchSecrets secrets;
-
-  Fixture() {
-    RootOptions root;
-    root.name = "root";
-    root.subject = DistinguishedName::parse("/O=Acme/CN=Acme Root CA");
-    root.protection.passphrase = "pw";
-    root.protection.encryption.pbkdf2_iterations = 1000;
-    create_root(home, root, clock);
-    IssuingCaOptions ica;
-    ica.name = "factory";
-    ica.parent = "root";
-    ica.subject = DistinguishedName::parse("/O=Acme/CN=Acme Factory CA");
-    ica.protection = root.protection;
-    ica.parent_passphrase = "pw";
-    create_issuing_ca(home, ica, clock);
-    secrets.ca_passphrase = "pw";
-  }
+struct Fixture : HomeFixture {
+  Fixture() : HomeFixture(kNow) {}
 
   BatchRequest count_request(std::uint64_t n, const std::string& out) {
     BatchRequest r;
@@ -61,79 +32,11 @@ struct Fixture {
     r.chunk = 4;
     return r;
   }
-
-  std::string sql(const std::string& q) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2((home.root() / "store.db").c_str(), &db, SQLITE_OPEN_READWRITE,
-                            nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, q.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    std::string out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      if (!out.empty()) out += "\n";
-      if (sqlite3_column_text(st, 0))
-        out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    CHECK(rc == SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
 };
 
-std::vector<nlohmann::json> read_jsonl(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<nlohmann::json> out;
-  std::string line;
-  while (std::getline(in, line))
-    out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Verifies `cert_pem` against root + chain with X509_V_FLAG_X509_STRICT.
+// Verifies `cert_pem` against root + chain with X509_V_FLAG_X509_STRICT at the fixture's time.
 bool verifies(const std::string& cert_pem, const std::string& chain_pem) {
-  ossl::BioPtr cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
-  ossl::X509Ptr cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
-  if (!cert) return false;
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
-  ossl::X509StackPtr untrusted(sk_X509_new_null());
-  ossl::BioPtr chb(BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size())));
-  std::vector<X509*> chain;
-  while (X509* c = PEM_read_bio_X509(chb.get(), nullptr, nullptr, nullptr))
-    chain.push_back(c);
-  ERR_clear_error();
-  REQUIRE(chain.size() == 2);
-  X509_STORE_add_cert(store.get(), chain.back());  // the root
-  X509_free(chain.back());
-  sk_X509_push(untrusted.get(), chain.front());
-  X509_STORE_set_flags(store.get(), X509_V_FLAG_X509_STRICT);
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
-                                                                      &X509_STORE_CTX_free);
-  X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), untrusted.get());
-  X509_STORE_CTX_set_time(ctx.get(), 0, system_clock::to_time_t(kNow));  // the fixture's clock
-  const bool ok = X509_verify_cert(ctx.get()) == 1;
-  if (!ok) MESSAGE(std::string(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
-  return ok;
-}
-
-template <class F>
-void require_error(F&& f, ErrorCode code, const std::string& text) {
-  try {
-    f();
-    FAIL("expected pki::Error(" << to_string(code) << ") containing '" << text << "'");
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(e.code() == code);
-    CHECK(std::string(e.what()).find(text) != std::string::npos);
-  }
+  return test::verifies(cert_pem, chain_pem, kNow);
 }
 
 }  // namespace

@@ -4,56 +4,26 @@
 // simulated crash supersedes what it recovers), the successor CA issuing
 // after a rollover, and the refusals that leave everything untouched.
 #include <doctest/doctest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <sqlite3.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
-
+#include "home_fixture.hpp"
 #include "pki/batch.hpp"
-#include "pki/error.hpp"
-#include "pki/hierarchy.hpp"
 #include "pki/renewal.hpp"
 #include "pki/revocation.hpp"
-#include "test_util.hpp"
 
 using namespace pki;
+using namespace pki::test;
 using namespace std::chrono;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kProfiles = fs::path(DEVPKI_SOURCE_DIR) / "profiles";
 const TimePoint kNow = sys_days{2026y / November / 27} + 12h;
 constexpr auto kDay = hours(24);
 
 // device-ldevid (shipped): 1y, renew_before 33% (120d 10h 48min of 365d),
 // rekey allowed, grace 30d, revoke_superseded false, jitter 24h.
-struct Fixture {
-  test::TempDir dir;
-  FixedClock clock{kNow};
-  Home home = Home::create(dir.path() / "pki", kProfiles);
-  BatchSecrets secrets;
-
-  Fixture() {
-    RootOptions root;
-    root.name = "root";
-    root.subject = DistinguishedName::parse("/O=Acme/CN=Acme Root CA");
-    root.protection.passphrase = "pw";
-    root.protection.encryption.pbkdf2_iterations = 1000;
-    create_root(home, root, clock);
-    IssuingCaOptions ica;
-    ica.name = "factory";
-    ica.parent = "root";
-    ica.subject = DistinguishedName::parse("/O=Acme/CN=Acme Factory CA");
-    ica.protection = root.protection;
-    ica.parent_passphrase = "pw";
-    create_issuing_ca(home, ica, clock);
-    secrets.ca_passphrase = "pw";
-  }
+struct Fixture : HomeFixture {
+  Fixture() : HomeFixture(kNow) {}
 
   BatchResult mint(std::uint64_t n, const std::string& id, const std::string& pattern) {
     BatchRequest r;
@@ -75,89 +45,13 @@ struct Fixture {
     r.chunk = 4;
     return r;
   }
-
-  std::string sql(const std::string& q) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2((home.root() / "store.db").c_str(), &db, SQLITE_OPEN_READWRITE,
-                            nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, q.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    std::string out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      if (!out.empty()) out += "\n";
-      if (sqlite3_column_text(st, 0))
-        out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    CHECK(rc == SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
 };
-
-std::vector<nlohmann::json> read_jsonl(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<nlohmann::json> out;
-  std::string line;
-  while (std::getline(in, line))
-    out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Verifies `cert_pem` with X509_V_FLAG_X509_STRICT at `at`, trusting the
-// last certificate of `chain_pem` and taking the others as untrusted.
-bool verifies(const std::string& cert_pem, const std::string& chain_pem, TimePoint at) {
-  ossl::BioPtr cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
-  ossl::X509Ptr cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
-  if (!cert) return false;
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
-  ossl::X509StackPtr untrusted(sk_X509_new_null());
-  ossl::BioPtr chb(BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size())));
-  std::vector<X509*> chain;
-  while (X509* c = PEM_read_bio_X509(chb.get(), nullptr, nullptr, nullptr))
-    chain.push_back(c);
-  ERR_clear_error();
-  REQUIRE(chain.size() >= 2);
-  X509_STORE_add_cert(store.get(), chain.back());
-  X509_free(chain.back());
-  chain.pop_back();
-  for (X509* c : chain)
-    sk_X509_push(untrusted.get(), c);
-  X509_STORE_set_flags(store.get(), X509_V_FLAG_X509_STRICT);
-  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
-                                                                      &X509_STORE_CTX_free);
-  X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), untrusted.get());
-  X509_STORE_CTX_set_time(ctx.get(), 0, system_clock::to_time_t(at));
-  const bool ok = X509_verify_cert(ctx.get()) == 1;
-  if (!ok) MESSAGE(std::string(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
-  return ok;
-}
 
 std::string chain_pem(Home& home, const std::string& ca) {
   std::string out;
   for (const auto& c : ca_chain(home, ca))
     out += c.to_pem();
   return out;
-}
-
-template <class F>
-void require_error(F&& f, ErrorCode code, const std::string& text) {
-  try {
-    f();
-    FAIL("expected pki::Error(" << to_string(code) << ") containing '" << text << "'");
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(e.code() == code);
-    CHECK(std::string(e.what()).find(text) != std::string::npos);
-  }
 }
 
 }  // namespace
@@ -413,4 +307,33 @@ TEST_CASE("run: kept keys of every key type (fixed-encoding fast path and the ge
                 id + "'") == old->spki_sha256);
     CHECK(verifies(line["cert"].get<std::string>(), chain, f.clock.now()));
   }
+}
+
+TEST_CASE("run: a certificate revoked after the run was planned is refused when reached") {
+  Fixture f;
+  f.mint(12, "m1", "D-{seq:02}");
+  f.clock.advance(250 * kDay);
+  auto req = f.renew_request("r1");
+  bool revoked = false;
+  // The first progress report comes after the positions are recorded and
+  // before any is signed; positions go in device id order, D-12 last.
+  const auto r = run_renewal(f.home, req, f.secrets, f.clock, [&](const BatchProgress&) {
+    if (revoked) return;
+    revoked = true;
+    RevokeTarget t;
+    t.device_id = "D-12";
+    RevokeOptions ro;
+    ro.reason = RevocationReason::key_compromise;
+    revoke(f.home, t, ro, f.clock);
+  });
+  REQUIRE(revoked);
+  CHECK(r.issued == 11);
+  CHECK(r.rejected == 1);
+  const auto rejects = read_jsonl(req.out / "rejects.jsonl");
+  REQUIRE(rejects.size() == 1);
+  CHECK(rejects[0]["device_id"] == "D-12");
+  CHECK(rejects[0]["reason"].get<std::string>().find("changed after the renewal was planned") !=
+        std::string::npos);
+  CHECK(f.sql("SELECT status FROM certificates WHERE batch_id = 'm1' AND device_id = 'D-12'") ==
+        "revoked");
 }

@@ -110,7 +110,7 @@ std::string method_list(const pki::ProvisioningData& data, const std::vector<std
   return s;
 }
 
-nlohmann::json assessment_json(const pki::ProvisioningData& data, const pki::Assessment& a) {
+nlohmann::json assessment_json(const pki::Assessment& a) {
   nlohmann::json j;
   const auto& d = a.deployment;
   j["deployment"] = {{"scale", d.scale},
@@ -139,7 +139,6 @@ nlohmann::json assessment_json(const pki::ProvisioningData& data, const pki::Ass
                   {"recommend", a.guide->recommend},
                   {"tradeoff", a.guide->tradeoff}};
   }
-  (void)data;
   return j;
 }
 
@@ -209,7 +208,7 @@ Command add_assess(CLI::App& app, const GlobalOptions& g, const Common& c) {
             const auto data = load(c);
             const pki::Assessment as = pki::assess(data, d);
             if (g.json) {
-              std::cout << assessment_json(data, as).dump(2) << "\n";
+              std::cout << assessment_json(as).dump(2) << "\n";
             } else {
               print_assessment(data, as, as.ranking.size());
             }
@@ -308,7 +307,7 @@ Command add_guide(CLI::App& app, const GlobalOptions& g, const Common& c) {
         const pki::Deployment d = to_deployment(*a);
         const pki::Assessment as = pki::assess(data, d);
         if (g.json) {
-          std::cout << assessment_json(data, as).dump(2) << "\n";
+          std::cout << assessment_json(as).dump(2) << "\n";
           return Exit::ok;
         }
         const auto& rule = *as.guide;

@@ -25,6 +25,7 @@
 #include "cert/builder.hpp"
 #include "cert/general_name.hpp"
 #include "core/text.hpp"
+#include "csr/spki_fast.hpp"
 #include "fastpath/fastpath.hpp"
 #include "ossl/check.hpp"
 #include "ossl/handles.hpp"
@@ -272,26 +273,6 @@ std::vector<SubjectAltName> decode_sans(std::span<const std::uint8_t> general_na
                 "with devpki-ca sign");
   }
   return out;
-}
-
-// The key algorithm of an SPKI in one of the fixed encodings
-// (csr_detail::is_known_spki), without decoding the key; nullopt otherwise.
-std::optional<KeyAlgorithm> known_spki_algorithm(std::span<const std::uint8_t> spki) {
-  static constexpr std::uint8_t kP256[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                           0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                           0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
-  static constexpr std::uint8_t kP384[] = {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
-                                           0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
-                                           0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04};
-  static constexpr std::uint8_t kEd25519[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
-                                              0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
-  const auto starts = [&](std::span<const std::uint8_t> prefix, std::size_t total) {
-    return spki.size() == total && std::equal(prefix.begin(), prefix.end(), spki.begin());
-  };
-  if (starts(kP256, 91)) return KeyAlgorithm::ec_p256;
-  if (starts(kP384, 120)) return KeyAlgorithm::ec_p384;
-  if (starts(kEd25519, 44)) return KeyAlgorithm::ed25519;
-  return std::nullopt;
 }
 
 class Engine {
@@ -696,7 +677,7 @@ class Engine {
       }
       it.spki_der.assign(old.spki.begin(), old.spki.end());
       it.spki_sha256 = it.old->spki_sha256;
-      if (const auto alg = known_spki_algorithm(it.spki_der)) {
+      if (const auto alg = csr_detail::known_spki_algorithm(it.spki_der)) {
         it.alg = *alg;
         require_key_allowed(
             m_profile, it.alg,

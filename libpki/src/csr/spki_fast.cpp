@@ -74,9 +74,15 @@ ossl::EvpPkeyPtr ec_from_point(EVP_PKEY* curve, std::span<const std::uint8_t> po
 
 }  // namespace
 
+std::optional<KeyAlgorithm> known_spki_algorithm(std::span<const std::uint8_t> spki) {
+  if (has_shape(spki, kP256Prefix)) return KeyAlgorithm::ec_p256;
+  if (has_shape(spki, kP384Prefix)) return KeyAlgorithm::ec_p384;
+  if (has_shape(spki, kEd25519Prefix)) return KeyAlgorithm::ed25519;
+  return std::nullopt;
+}
+
 bool is_known_spki(std::span<const std::uint8_t> spki) {
-  return has_shape(spki, kP256Prefix) || has_shape(spki, kP384Prefix) ||
-         has_shape(spki, kEd25519Prefix);
+  return known_spki_algorithm(spki).has_value();
 }
 
 ossl::EvpPkeyPtr decode_known_spki(std::span<const std::uint8_t> spki) {

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "ossl/handles.hpp"
+#include "pki/key.hpp"
 
 namespace pki::csr_detail {
 
@@ -21,6 +23,10 @@ namespace pki::csr_detail {
 // compressed points, explicit parameters, other curves...) is for the
 // general decoder.
 bool is_known_spki(std::span<const std::uint8_t> spki);
+
+// The key algorithm of a known-shape SPKI (read from the prefix, the key is
+// not decoded); nullopt for any other shape.
+std::optional<KeyAlgorithm> known_spki_algorithm(std::span<const std::uint8_t> spki);
 
 // The key of a known-shape SPKI (precondition: is_known_spki). Throws
 // Error(invalid_input) "CSR public key cannot be decoded" for a key OpenSSL
