@@ -184,7 +184,7 @@ struct Fixture {
 TEST_CASE("open creates the schema at the latest version") {
   TempDir dir;
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
 
   RawDb raw(dir.db());
   for (const char* table : {"schema_version", "cas", "certificates", "audit", "batches",
@@ -202,7 +202,7 @@ TEST_CASE("open creates the schema at the latest version") {
                                  "name = '") +
                      index + "'") == "1");
   }
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "4");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "5");
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_status'") == "0");
   // v4 replaced them with certificates_device_profile and certificates_issuer_not_after.
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'certificates_device'") == "0");
@@ -219,10 +219,10 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
     store->add_ca(make_ca("root"));
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
   REQUIRE(store->find_ca("root").has_value());
   RawDb raw(dir.db());
-  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "4");
+  CHECK(raw.scalar("SELECT count(*) FROM schema_version") == "5");
 }
 
 TEST_CASE("a v1 store (devpki before batches) migrates to the latest version with its rows") {
@@ -248,7 +248,7 @@ TEST_CASE("a v1 store (devpki before batches) migrates to the latest version wit
         "'cc', 'reserved', NULL, NULL, 0, 0)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
   const auto a = store->find_cert("root", "0a");
   REQUIRE(a);
   CHECK(a->status == pki::CertStatus::issued);
@@ -271,7 +271,7 @@ TEST_CASE("a store written by a newer devpki is refused") {
     raw.exec("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
   }
   require_error([&] { pki::open_store(dir.db()); }, pki::ErrorCode::store,
-                "store schema v99 is newer than this devpki (v4)");
+                "store schema v99 is newer than this devpki (v5)");
 }
 
 TEST_CASE("store URLs") {
@@ -993,7 +993,7 @@ TEST_CASE("a v2 store (devpki before revocation) migrates to v3 and on with its 
     raw.exec("INSERT INTO revocations VALUES ('root', '0b', 1, 100, 90)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
   CHECK(store->find_cert("root", "0a")->status == pki::CertStatus::issued);
   CHECK(store->find_cert("root", "0a")->der == kDer);
   const auto r = store->find_revocation("root", "0b");
@@ -1609,7 +1609,7 @@ TEST_CASE("a v3 store (devpki before renewal) migrates to v4 with its rows") {
         "('b1', 'root', 'device', 1, 'complete', 0, 0)");
   }
   auto store = pki::open_store(dir.db());
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
   const auto root = store->find_ca("root");
   REQUIRE(root);
   CHECK(root->status == pki::CaStatus::active);

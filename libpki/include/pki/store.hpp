@@ -169,6 +169,87 @@ struct DeviceRecord {
   std::optional<TimePoint> decommissioned_at;
   TimePoint created_at{};
   TimePoint updated_at{};
+  // Just-in-time provisioning (pki/jitp.hpp): the attributes a template
+  // mapped (a JSON object of strings, keys sorted), the template's name and
+  // the SHA-256 (hex) of the certificate that registered the device. Empty
+  // ("{}", "", "") for a device no template registered.
+  std::string attributes = "{}";
+  std::string registered_by;
+  std::string registered_cert;
+};
+
+// Registering a device from a certificate (JITP), idempotently.
+struct DeviceRegistration {
+  std::string device_id;
+  std::string attributes;  // JSON object text, keys sorted (compared as text)
+  std::string registered_by;
+  std::string registered_cert;
+  TimePoint now{};
+};
+enum class RegisterOutcome {
+  registered,      // new row, or a row without attributes (e.g. known from a
+                   // certificate only) given these attributes
+  unchanged,       // registered before with the same attributes: nothing written
+  conflict,        // registered before with other attributes: nothing written
+  decommissioned,  // the device is decommissioned: nothing written
+};
+std::string_view to_string(RegisterOutcome o) noexcept;
+struct RegisterResult {
+  RegisterOutcome outcome = RegisterOutcome::registered;
+  DeviceRecord device;  // the row as it is after the call (before it, when nothing was written)
+};
+
+// A CA certificate this home trusts for a purpose beyond its own hierarchy:
+// today "bootstrap", the manufacturer CAs whose IDevIDs devpki-provision
+// enroll accepts (devpki-ca trust add --bootstrap).
+struct TrustAnchorRecord {
+  std::string name;  // unique, as CA names: [a-z0-9][a-z0-9._-]{0,63}
+  std::string purpose = "bootstrap";
+  std::string subject;      // RFC 4514
+  std::string sha256;       // of the certificate DER, hex; unique
+  std::string spki_sha256;  // hex
+  TimePoint not_before{};
+  TimePoint not_after{};
+  std::string source;  // "file:<path as given>" or "ca:<name>" (a CA of this home)
+  std::vector<std::uint8_t> der;
+  TimePoint added_at{};
+};
+
+// A one-time enrollment secret: a token (token/PSK method) or the setup
+// code of a QR onboarding label. Only a keyed hash of the secret is stored.
+struct EnrollmentSecretRecord {
+  std::string id;           // public handle, 16 hex (random), for listing and audit
+  std::string kind;         // "token" or "setup_code"
+  std::string device_id;    // the device the secret enrolls
+  std::string ca;           // the CA it is redeemed with (its successor after a rollover)
+  std::string profile;      // the profile the certificate is issued under
+  std::string secret_hash;  // HMAC-SHA256(home enrollment key, secret), hex; unique
+  std::string state;        // "active", "redeemed", "revoked"
+  TimePoint created_at{};
+  TimePoint expires_at{};  // redeemable while now < expires_at
+  std::optional<TimePoint> redeemed_at;
+  std::string redeemed_issuer;  // with redeemed_serial: the certificate it was redeemed for
+  std::string redeemed_serial;  // empty while the issuance runs (or if it was interrupted)
+  std::optional<TimePoint> revoked_at;
+};
+
+struct SecretQuery {
+  std::optional<std::string> kind;
+  std::optional<std::string> device_id;
+  std::optional<std::string> state;
+};
+
+enum class ClaimOutcome {
+  claimed,   // was active and unexpired: now redeemed (redeemed_at = now)
+  unknown,   // no secret with this hash
+  redeemed,  // already redeemed
+  revoked,
+  expired,  // active but now >= expires_at
+};
+std::string_view to_string(ClaimOutcome o) noexcept;
+struct ClaimResult {
+  ClaimOutcome outcome = ClaimOutcome::unknown;
+  std::optional<EnrollmentSecretRecord> secret;  // as it is after the call, unless unknown
 };
 
 struct DecommissionResult {
@@ -370,6 +451,51 @@ class Store {
   virtual std::vector<DecommissionResult> decommission(
       std::span<const std::string> ids, int reason, TimePoint now, bool dry_run,
       const DecommissionHook& before_commit = {}) = 0;
+
+  // JITP registration in one transaction: the outcome, and `audit` appended
+  // only when something was written (registered).
+  virtual RegisterResult register_device(const DeviceRegistration& reg,
+                                         const AuditEvent& audit) = 0;
+
+  // Trust anchors. add: Error(conflict) naming the existing anchor when the
+  // name or the certificate (sha256) is already trusted; `audit` appended in
+  // the same transaction.
+  virtual void add_trust_anchor(const TrustAnchorRecord& a, const AuditEvent& audit) = 0;
+  // By name order; optionally one purpose.
+  virtual std::vector<TrustAnchorRecord> list_trust_anchors(
+      std::optional<std::string_view> purpose = std::nullopt) = 0;
+  // false when no anchor has that name (nothing written).
+  virtual bool remove_trust_anchor(std::string_view name, const AuditEvent& audit) = 0;
+
+  // Enrollment secrets. add: every record or none, with `audit` (one event
+  // per record, or empty) in the same transaction. A device that already
+  // holds an active, unexpired (at `now`) secret of the same kind is
+  // Error(conflict) naming it, unless `replace`: those are revoked (at
+  // `now`) in the same transaction. Error(conflict) for a duplicate hash.
+  virtual void add_enrollment_secrets(std::span<const EnrollmentSecretRecord> secrets, bool replace,
+                                      TimePoint now, std::span<const AuditEvent> audit) = 0;
+  virtual std::optional<EnrollmentSecretRecord> find_enrollment_secret(
+      std::string_view secret_hash) = 0;
+  // Ordered by device id, then created_at, then id.
+  virtual std::vector<EnrollmentSecretRecord> list_enrollment_secrets(const SecretQuery& q) = 0;
+  // The single-use step: an active secret that has not expired at `now`
+  // becomes redeemed (redeemed_at = now) in one statement, so of two
+  // concurrent redeemers exactly one is told claimed.
+  virtual ClaimResult claim_enrollment_secret(std::string_view secret_hash, TimePoint now) = 0;
+  // After the issuance a claim was for: records the certificate (the claim
+  // stays redeemed). Error(not_found) for an unknown id.
+  virtual void complete_enrollment_secret(std::string_view id, std::string_view issuer,
+                                          std::string_view serial_hex) = 0;
+  // A claim whose issuance failed before anything was signed: redeemed
+  // without a certificate -> active again (redeemed_at cleared). false when
+  // the secret is not in that state (nothing written).
+  virtual bool release_enrollment_secret(std::string_view id) = 0;
+  // Every active secret of the device (of `kind`, or any kind) -> revoked at
+  // `now`, with one `audit` event per revoked secret (its `subject` set to the
+  // secret's id), in one transaction. Returns the secrets revoked.
+  virtual std::vector<EnrollmentSecretRecord> revoke_enrollment_secrets(
+      std::string_view device_id, std::optional<std::string_view> kind, TimePoint now,
+      const AuditEvent& audit) = 0;
 
   virtual void append_audit(const AuditEvent& ev) = 0;
   // Oldest first, in the order appended; with a limit, the newest `limit`

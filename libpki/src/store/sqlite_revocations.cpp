@@ -411,8 +411,8 @@ std::vector<std::string> SqliteStore::decommissioned_devices(std::span<const std
 
 std::optional<DeviceRecord> SqliteStore::find_device(std::string_view device_id) {
   auto st = statement(
-      "SELECT device_id, status, reason, decommissioned_at, created_at, updated_at FROM devices"
-      " WHERE device_id = ?1",
+      "SELECT device_id, status, reason, decommissioned_at, created_at, updated_at, attributes,"
+      " registered_by, registered_cert FROM devices WHERE device_id = ?1",
       "looking up a device");
   st.bind(1, device_id);
   if (!st.step()) return std::nullopt;
@@ -423,6 +423,9 @@ std::optional<DeviceRecord> SqliteStore::find_device(std::string_view device_id)
   if (!st.is_null(3)) rec.decommissioned_at = st.time(3);
   rec.created_at = st.time(4);
   rec.updated_at = st.time(5);
+  rec.attributes = st.text(6);
+  rec.registered_by = st.text(7);  // NULL (no template) reads as empty
+  rec.registered_cert = st.text(8);
   return rec;
 }
 

@@ -303,6 +303,79 @@ DROP INDEX certificates_device;
 CREATE INDEX certificates_issuer_not_after ON certificates (issuer, not_after);
 DROP INDEX certificates_not_after;
 )sql",
+    // v5: provisioning (devpki-provision enroll, jitp, token, qr).
+    //
+    // trust_anchors: the CA certificates this home trusts beyond its own
+    // hierarchy, by purpose; today only 'bootstrap' (the manufacturer CAs
+    // whose IDevIDs enroll accepts), so the CHECK refuses anything else
+    // until a new purpose comes with its own code. A certificate is trusted
+    // once: sha256 (of the DER, lowercase hex so that one certificate cannot
+    // be two rows) is UNIQUE as well as the name. The DER is kept, so the
+    // trust store is the database and not a file that can drift from it.
+    //
+    // enrollment_secrets: one-time tokens and setup codes, stored only as a
+    // keyed hash; secret_hash is UNIQUE, which is also the lookup of a
+    // redemption (the hash is all a redeemer presents). The CHECKs make the
+    // state machine the table's: a secret is redeemed exactly when it has a
+    // redeemed_at, revoked exactly when it has a revoked_at (so never both),
+    // and only a redeemed secret names the certificate it was redeemed for,
+    // by issuer and serial together, a certificate that must exist (the
+    // issuance reserves it first). A secret that expires no later than it
+    // was created could never be redeemed. ca must be a CA of this home.
+    // There is no foreign key to devices: a secret is issued for a device
+    // the store may know only from its id.
+    //
+    // enrollment_secrets_device answers "the device's active secrets of a
+    // kind" (the one-active-secret rule when secrets are added, revoking a
+    // device's secrets) with one index probe; it is not partial because
+    // listing a device's secrets, whatever their state, uses it too.
+    //
+    // devices: a device registered by a just-in-time provisioning template
+    // records the template (registered_by) and the SHA-256 of the
+    // certificate that registered it (registered_cert); attributes (v3)
+    // holds what the template mapped. NULL for a device no template
+    // registered.
+    R"sql(
+CREATE TABLE trust_anchors (
+  name        TEXT PRIMARY KEY NOT NULL,
+  purpose     TEXT NOT NULL CHECK (purpose = 'bootstrap'),
+  subject     TEXT NOT NULL,
+  sha256      TEXT NOT NULL UNIQUE CHECK (sha256 <> '' AND sha256 NOT GLOB '*[^0-9a-f]*'),
+  spki_sha256 TEXT NOT NULL,
+  not_before  INTEGER NOT NULL,
+  not_after   INTEGER NOT NULL,
+  source      TEXT NOT NULL,
+  der         BLOB NOT NULL,
+  added_at    INTEGER NOT NULL
+);
+
+CREATE TABLE enrollment_secrets (
+  id              TEXT PRIMARY KEY NOT NULL CHECK (id <> '' AND id NOT GLOB '*[^0-9a-f]*'),
+  kind            TEXT NOT NULL CHECK (kind = 'token' OR kind = 'setup_code'),
+  device_id       TEXT NOT NULL CHECK (device_id <> ''),
+  ca              TEXT NOT NULL REFERENCES cas(name),
+  profile         TEXT NOT NULL,
+  secret_hash     TEXT NOT NULL UNIQUE
+                  CHECK (secret_hash <> '' AND secret_hash NOT GLOB '*[^0-9a-f]*'),
+  state           TEXT NOT NULL
+                  CHECK (state = 'active' OR state = 'redeemed' OR state = 'revoked'),
+  created_at      INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL CHECK (expires_at > created_at),
+  redeemed_at     INTEGER,
+  redeemed_issuer TEXT,
+  redeemed_serial TEXT CHECK (redeemed_serial <> '' AND redeemed_serial NOT GLOB '*[^0-9a-f]*'),
+  revoked_at      INTEGER,
+  CHECK ((state = 'redeemed') = (redeemed_at IS NOT NULL)),
+  CHECK ((state = 'revoked') = (revoked_at IS NOT NULL)),
+  CHECK ((redeemed_issuer IS NULL) = (redeemed_serial IS NULL)),
+  CHECK (redeemed_serial IS NULL OR state = 'redeemed'),
+  FOREIGN KEY (redeemed_issuer, redeemed_serial) REFERENCES certificates (issuer, serial_hex)
+);
+CREATE INDEX enrollment_secrets_device ON enrollment_secrets (device_id, kind, state);
+
+ALTER TABLE devices ADD COLUMN registered_by TEXT;
+ALTER TABLE devices ADD COLUMN registered_cert TEXT;
+)sql",
 };
 
 }  // namespace

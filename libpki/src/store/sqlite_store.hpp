@@ -104,6 +104,25 @@ class SqliteStore final : public Store {
                                                TimePoint now, bool dry_run,
                                                const DecommissionHook& before_commit = {}) override;
 
+  // sqlite_provisioning.cpp
+  RegisterResult register_device(const DeviceRegistration& reg, const AuditEvent& audit) override;
+  void add_trust_anchor(const TrustAnchorRecord& a, const AuditEvent& audit) override;
+  std::vector<TrustAnchorRecord> list_trust_anchors(
+      std::optional<std::string_view> purpose = std::nullopt) override;
+  bool remove_trust_anchor(std::string_view name, const AuditEvent& audit) override;
+  void add_enrollment_secrets(std::span<const EnrollmentSecretRecord> secrets, bool replace,
+                              TimePoint now, std::span<const AuditEvent> audit) override;
+  std::optional<EnrollmentSecretRecord> find_enrollment_secret(
+      std::string_view secret_hash) override;
+  std::vector<EnrollmentSecretRecord> list_enrollment_secrets(const SecretQuery& q) override;
+  ClaimResult claim_enrollment_secret(std::string_view secret_hash, TimePoint now) override;
+  void complete_enrollment_secret(std::string_view id, std::string_view issuer,
+                                  std::string_view serial_hex) override;
+  bool release_enrollment_secret(std::string_view id) override;
+  std::vector<EnrollmentSecretRecord> revoke_enrollment_secrets(
+      std::string_view device_id, std::optional<std::string_view> kind, TimePoint now,
+      const AuditEvent& audit) override;
+
   void append_audit(const AuditEvent& ev) override;
   std::vector<AuditEvent> audit_log(std::size_t limit) override;
 

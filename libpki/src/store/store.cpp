@@ -60,6 +60,36 @@ std::string_view to_string(RevokeOutcome o) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(RegisterOutcome o) noexcept {
+  switch (o) {
+    case RegisterOutcome::registered:
+      return "registered";
+    case RegisterOutcome::unchanged:
+      return "unchanged";
+    case RegisterOutcome::conflict:
+      return "conflict";
+    case RegisterOutcome::decommissioned:
+      return "decommissioned";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ClaimOutcome o) noexcept {
+  switch (o) {
+    case ClaimOutcome::claimed:
+      return "claimed";
+    case ClaimOutcome::unknown:
+      return "unknown";
+    case ClaimOutcome::redeemed:
+      return "redeemed";
+    case ClaimOutcome::revoked:
+      return "revoked";
+    case ClaimOutcome::expired:
+      return "expired";
+  }
+  return "unknown";
+}
+
 namespace store {
 
 CaStatus parse_ca_status(std::string_view s) {
