@@ -3,10 +3,13 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the external verifiers)
 set -euo pipefail
 want=(g++ cmake ninja-build pkg-config libssl-dev libyaml-cpp-dev libcli11-dev doctest-dev
-      libsqlite3-dev nlohmann-json3-dev openssl jq)
+      libsqlite3-dev nlohmann-json3-dev libqrencode-dev libpng-dev openssl jq)
 if [ "${1:-build}" = test ]; then
   # nginx and curl: tests/cli/tls_nginx_test.sh (a real TLS server checking devpki's CRLs).
-  want+=(gnutls-bin sqlite3 xxd nginx curl)
+  # zbar-tools: zbarimg scans the QR labels back (tests/cli/provision_methods_test.sh).
+  # libmagickcore-6.q16-6-extra: the SVG reader of the ImageMagick zbarimg reads images with
+  # (only "Suggested" by zbar-tools, so --no-install-recommends leaves it out).
+  want+=(gnutls-bin sqlite3 xxd nginx curl zbar-tools libmagickcore-6.q16-6-extra)
 fi
 missing=()
 for p in "${want[@]}"; do
