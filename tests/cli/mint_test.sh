@@ -210,6 +210,13 @@ jq -e '(.batch_id | test("^factory-[0-9]{8}T[0-9]{6}-[0-9a-f]{4}$")) and .state 
 [ "$(wc -l <"$T/mint.out")" -eq 1 ] && ok || fail "--json printed more than one line"
 [ -f "$T/out-gen/devices.jsonl" ] && ok || fail "default format is not jsonl"
 
+# --out DIR/ (a trailing slash) is the directory DIR: it once failed with
+# "File exists" after creating DIR, and left the batch running.
+check_mint "--out DIR/" 0 --ca factory --profile device-idevid --count 2 --id-pattern 'SLASH-{seq}' \
+  --format pem --out "$T/out-slash/"
+[ -f "$T/out-slash/SLASH-1/cert.pem" ] && [ -f "$T/out-slash/SHA256SUMS" ] && ok ||
+  fail "--out DIR/: no SLASH-1/cert.pem or SHA256SUMS in DIR"
+
 # --- ids mode: CSV columns are subject variables ------------------------------------
 cat >"$H/profiles/device-model.yaml" <<'EOF'
 name: device-model

@@ -825,7 +825,9 @@ std::unique_ptr<OutputSink> open_sink(const SinkOptions& opts) {
   if (opts.format == BatchFormat::p12 && (!opts.p12_passphrase || opts.p12_passphrase->empty())) {
     throw Error(ErrorCode::invalid_input, "p12 output needs a passphrase");
   }
-  const stdfs::path& dir = opts.dir;
+  // "out/" names the directory "out": without this, its parent_path() is
+  // "out" itself, which would be created before mkdir("out/") found it.
+  const stdfs::path dir = opts.dir.has_filename() ? opts.dir : opts.dir.parent_path();
   const stdfs::path chain = dir / kChainFile;
   std::error_code ec;
   const auto st = stdfs::symlink_status(dir, ec);
