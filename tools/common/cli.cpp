@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 namespace devpki {
@@ -137,4 +139,28 @@ std::filesystem::path shipped_data_file(const std::string& flag, const std::stri
   if (std::filesystem::is_regular_file(source)) return source;
   return std::filesystem::path(DEVPKI_INSTALLED_DATA) / name;
 }
+}  // namespace devpki
+
+namespace devpki {
+
+std::vector<std::uint8_t> read_input_file(const std::string& path, std::size_t cap,
+                                          std::string_view what) {
+  std::string label(what);
+  label += " file '";
+  label += path;
+  label += "'";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw pki::Error(pki::ErrorCode::not_found, "cannot read " + label + ": " + ec.message());
+  if (size > cap) {
+    throw pki::Error(
+        pki::ErrorCode::invalid_input,
+        label + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(cap));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw pki::Error(pki::ErrorCode::not_found, "cannot read " + label);
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in),
+                                   std::istreambuf_iterator<char>());
+}
+
 }  // namespace devpki

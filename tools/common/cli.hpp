@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -55,6 +56,12 @@ std::string json_escape(std::string_view s);
 std::string json_string(std::string_view s);
 
 void warn(std::string_view tool, std::string_view message);
+
+// A file given on the command line (a CSR, a certificate, a signature), read
+// whole: Error(not_found) "cannot read <what> '<path>': ..." when it cannot
+// be read, Error(invalid_input) when it is larger than `cap` bytes.
+std::vector<std::uint8_t> read_input_file(const std::string& path, std::size_t cap,
+                                          std::string_view what);
 
 }  // namespace devpki
 

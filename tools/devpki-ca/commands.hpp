@@ -28,5 +28,6 @@ Command add_release(CLI::App& app, const GlobalOptions& g);
 Command add_crl(CLI::App& app, const GlobalOptions& g);
 Command add_crl_status(CLI::App& app, const GlobalOptions& g);
 Command add_rollover(CLI::App& app, const GlobalOptions& g);
+Command add_trust(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace devpki::ca

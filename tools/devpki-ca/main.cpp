@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       "  devpki-ca --home pki crl --ca factory --out factory.crl.pem\n"
       "  devpki-ca --home pki crl-status\n"
       "  devpki-ca --home pki rollover --ca factory\n"
+      "  devpki-ca --home pki trust add --bootstrap manufacturer-ca.pem\n"
       "Exit codes: 0 success, 1 usage, 2 failure (crl-status: 1 stale, 2 expired or missing).\n"
       "Docs: docs/devpki-ca.md");
   devpki::GlobalOptions g;
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
       devpki::ca::add_recover(app, g),    devpki::ca::add_revoke(app, g),
       devpki::ca::add_release(app, g),    devpki::ca::add_crl(app, g),
       devpki::ca::add_crl_status(app, g), devpki::ca::add_rollover(app, g),
+      devpki::ca::add_trust(app, g),
   };
   return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }

@@ -26,23 +26,6 @@ struct SignOptions {
   PassphraseOptions passphrase;
 };
 
-std::vector<std::uint8_t> read_csr(const std::string& path, std::size_t cap) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec)
-    throw pki::Error(pki::ErrorCode::not_found,
-                     "cannot read CSR file '" + path + "': " + ec.message());
-  if (size > cap) {
-    throw pki::Error(pki::ErrorCode::invalid_input,
-                     "CSR file '" + path + "' is " + std::to_string(size) +
-                         " bytes, over the limit of " + std::to_string(cap));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw pki::Error(pki::ErrorCode::not_found, "cannot read CSR file '" + path + "'");
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in),
-                                   std::istreambuf_iterator<char>());
-}
-
 Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
   pki::SignRequest req;
   req.ca = o.ca;
@@ -60,7 +43,7 @@ Exit run_sign(const SignOptions& o, const GlobalOptions& g) {
   }
   req.passphrase = read_passphrase(o.passphrase);
   req.actor = "devpki-ca";
-  req.csr = read_csr(o.csr, req.limits.max_bytes);
+  req.csr = read_input_file(o.csr, req.limits.max_bytes, "CSR");
 
   pki::Home home = pki::Home::open(resolve_home(g));
   const pki::SignResult res = pki::sign_csr(home, req, pki::SystemClock{});

@@ -1,7 +1,9 @@
-// devpki-provision: choosing a provisioning method. compare (the table of
-// every method), assess (score and rank them for a deployment), guide (the
-// quick decision guide, asking on a terminal). The methods and rules are the
-// data file's (data/provisioning.yaml); see docs/provisioning.md.
+// devpki-provision: choosing a provisioning method and carrying it out.
+// compare (the table of every method), assess (score and rank them for a
+// deployment), guide (the quick decision guide, asking on a terminal): the
+// methods and rules are the data file's (data/provisioning.yaml). enroll,
+// jitp, qr and token carry the methods out (commands.hpp). See
+// docs/provisioning.md.
 #include <unistd.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 
 #include "common/batch_render.hpp"
 #include "common/cli.hpp"
+#include "devpki-provision/commands.hpp"
 #include "pki/error.hpp"
 #include "pki/provisioning.hpp"
 
@@ -332,15 +335,24 @@ Command add_guide(CLI::App& app, const GlobalOptions& g, const Common& c) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "devpki-provision: choose how devices get their identity, and see how devpki carries\n"
-      "it out.\n\n"
+      "devpki-provision: choose how devices get their identity, and carry the method out.\n\n"
+      "Choosing:\n"
       "  devpki-provision compare [--format table|markdown|csv|json]\n"
       "  devpki-provision assess --scale N --security high|medium|low\n"
       "                          --audience consumer|enterprise|industrial|prototype\n"
       "                          [--connectivity always|intermittent] [--secure-element yes|no]\n"
-      "                          [--cloud-native yes|no] [--json]\n"
+      "                          [--cloud-native yes|no]\n"
       "  devpki-provision guide  [the same answers as flags; asked on a terminal]\n"
-      "with [--data FILE] [--json] anywhere.",
+      "Carrying out:\n"
+      "  devpki-provision enroll --bootstrap idevid.pem --csr ldevid.csr --proof proof.sig\n"
+      "                          --ca NAME [--profile device-ldevid] --out cert.pem\n"
+      "  devpki-provision jitp   --template fleet.yaml --cert device.pem [--dry-run]\n"
+      "  devpki-provision qr     --device ID --out label.png | --manifest manifest.jsonl --out "
+      "DIR\n"
+      "                          | --parse PAYLOAD\n"
+      "  devpki-provision token  issue --device ID [--ttl 24h] | redeem --token T --csr F --out F\n"
+      "                          | list | revoke --device ID\n"
+      "with [--home DIR] [--data FILE] [--json] anywhere.",
       "devpki-provision"};
   app.footer(
       "The methods, their ratings (each with a one-line reason) and the assessment's weights\n"
@@ -348,10 +360,12 @@ int main(int argc, char** argv) {
       "share/devpki/provisioning.yaml; --data FILE or $DEVPKI_DATA/provisioning.yaml uses\n"
       "another. assess: score = sum over dimensions of weight x rating (1..5) + the bonus\n"
       "rules that hold for the deployment.\n"
-      "Exit codes: 0 success, 1 usage, 2 bad input or a malformed data file (file:line: key).\n"
+      "enroll, jitp, qr and token work on a PKI home (--home, $DEVPKI_HOME, or ./pki).\n"
+      "Exit codes: 0 success, 1 usage, 2 failure: bad input, a refusal (its reason on stderr)\n"
+      "or a malformed data file (file:line: key).\n"
       "Docs: docs/provisioning.md");
   devpki::GlobalOptions g;
-  app.add_flag("--json", g.json, "print the result as JSON on stdout (for scripts)");
+  devpki::add_global_options(app, g);
   devpki::provision::Common c;
   app.add_option("--data", c.data,
                  "the provisioning data file (default: the one shipped with devpki)")
@@ -359,9 +373,10 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.require_subcommand(1);
   const std::vector<devpki::Command> commands = {
-      devpki::provision::add_compare(app, g, c),
-      devpki::provision::add_assess(app, g, c),
-      devpki::provision::add_guide(app, g, c),
+      devpki::provision::add_compare(app, g, c), devpki::provision::add_assess(app, g, c),
+      devpki::provision::add_guide(app, g, c),   devpki::provision::add_enroll(app, g),
+      devpki::provision::add_jitp(app, g),       devpki::provision::add_qr(app, g),
+      devpki::provision::add_token(app, g),
   };
   return devpki::run_main(app, argc, argv, [&] { return devpki::dispatch(commands); });
 }
