@@ -11,6 +11,7 @@
 #include "pki/error.hpp"
 #include "pki/issuance.hpp"
 #include "pki/jitp.hpp"
+#include "profile/profile_internal.hpp"
 
 namespace pki {
 
@@ -88,23 +89,6 @@ bool holds(const JitpCondition& c, const std::vector<std::string>& values) {
       return values.empty() != c.present;
   }
   return false;
-}
-
-// The {field} names of an attribute template (expand_template's grammar:
-// "{{" and "}}" are literal braces; the syntax was checked when parsing).
-std::vector<std::string> placeholders(std::string_view text) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) {
-      ++i;
-    } else if (text[i] == '{') {
-      const std::size_t close = text.find('}', i + 1);
-      if (close == std::string_view::npos) break;
-      out.emplace_back(text.substr(i + 1, close - i - 1));
-      i = close;
-    }
-  }
-  return out;
 }
 
 class Run {
@@ -243,7 +227,7 @@ class Run {
         value = pattern_value(a);
       } else {
         std::map<std::string, std::string> vars;
-        for (const auto& field : placeholders(a.text))
+        for (const auto& field : profile_detail::template_variables(a.text))
           vars.emplace(field, single_value(a, field));
         value = expand_template(a.text, vars);
       }

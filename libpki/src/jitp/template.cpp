@@ -77,23 +77,6 @@ bool valid_attribute_name(std::string_view s) {
   });
 }
 
-// The {field} names of a template whose syntax profile_detail checked
-// (expand_template's grammar: "{{" and "}}" are literal braces).
-std::vector<std::string> placeholders(std::string_view text) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) {
-      ++i;
-    } else if (text[i] == '{') {
-      const std::size_t close = text.find('}', i + 1);
-      if (close == std::string_view::npos) break;
-      out.emplace_back(text.substr(i + 1, close - i - 1));
-      i = close;
-    }
-  }
-  return out;
-}
-
 const char* kKnownFields =
     "subject.<attr>, issuer.<attr>, san.dns, san.uri, san.email, san.ip, eku, serial, key";
 
@@ -348,7 +331,7 @@ class Parser {
         }
         a.text = text_of(v);
         if (const auto error = profile_detail::template_syntax_error(a.text)) fail(v, *error);
-        for (const auto& field : placeholders(a.text)) {
+        for (const auto& field : profile_detail::template_variables(a.text)) {
           if (!is_known_field(field)) {
             fail(v, "unknown field '{" + printable(field) + "}' (fields: " + kKnownFields + ")");
           }

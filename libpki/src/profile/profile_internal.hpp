@@ -40,6 +40,9 @@ std::optional<std::string> url_problem(std::string_view templ);
 // Why `templ` is not a well-formed template, or nullopt. Same grammar as
 // expand_template, without needing the variables' values.
 std::optional<std::string> template_syntax_error(std::string_view templ);
+// The variable names of `templ`, in order (those of a malformed template up
+// to the first error).
+std::vector<std::string> template_variables(std::string_view templ);
 // `templ` with every {variable} replaced by `placeholder` ("{{"/"}}" by the
 // brace), for checking the shape of values that are only known at issuance.
 std::string expand_with_placeholder(std::string_view templ, std::string_view placeholder);

@@ -98,6 +98,13 @@ std::optional<std::string> template_syntax_error(std::string_view templ) {
       templ, [](std::string_view) {}, [](std::string_view) {});
 }
 
+std::vector<std::string> template_variables(std::string_view templ) {
+  std::vector<std::string> out;
+  scan(
+      templ, [](std::string_view) {}, [&](std::string_view name) { out.emplace_back(name); });
+  return out;
+}
+
 std::string expand_with_placeholder(std::string_view templ, std::string_view placeholder) {
   std::string out;
   scan(
