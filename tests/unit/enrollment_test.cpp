@@ -65,18 +65,6 @@ std::vector<std::uint8_t> sign_bytes(const PrivateKey& key, const std::vector<st
   return sig;
 }
 
-Certificate issue(Home& home, const Clock& clock, const std::string& ca, const std::string& profile,
-                  const std::string& device, const PrivateKey& key, const fs::path& out) {
-  SignRequest r;
-  r.ca = ca;
-  r.profile = profile;
-  r.csr = make_csr_der(key);
-  r.device_id = device;
-  r.out = out;
-  r.passphrase = "pw";
-  return sign_csr(home, r, clock).certificate;
-}
-
 struct Idevid {
   PrivateKey key;
   Certificate cert;

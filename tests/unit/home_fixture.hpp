@@ -22,6 +22,7 @@
 #include "pki/batch.hpp"
 #include "pki/error.hpp"
 #include "pki/hierarchy.hpp"
+#include "pki/issuance.hpp"
 #include "test_util.hpp"
 
 namespace pki::test {
@@ -116,6 +117,21 @@ inline bool verifies(const std::string& cert_pem, const std::string& chain_pem, 
   const bool ok = X509_verify_cert(ctx.get()) == 1;
   if (!ok) MESSAGE(std::string(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
   return ok;
+}
+
+// One certificate for `device` from CA `ca` under `profile`, for `key`,
+// through sign_csr (the CA key's passphrase "pw"), written to `out`.
+inline Certificate issue(Home& home, const Clock& clock, const std::string& ca,
+                         const std::string& profile, const std::string& device,
+                         const PrivateKey& key, const std::filesystem::path& out) {
+  SignRequest r;
+  r.ca = ca;
+  r.profile = profile;
+  r.csr = make_csr_der(key);
+  r.device_id = device;
+  r.out = out;
+  r.passphrase = "pw";
+  return sign_csr(home, r, clock).certificate;
 }
 
 // `f()` must throw pki::Error with `code` and a message containing `text`.

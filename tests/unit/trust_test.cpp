@@ -21,18 +21,6 @@ namespace {
 
 const TimePoint kNow = sys_days{2026y / November / 27} + 12h;
 
-Certificate issue(Home& home, const Clock& clock, const std::string& ca, const std::string& profile,
-                  const std::string& device, const PrivateKey& key, const fs::path& out) {
-  SignRequest r;
-  r.ca = ca;
-  r.profile = profile;
-  r.csr = make_csr_der(key);
-  r.device_id = device;
-  r.out = out;
-  r.passphrase = "pw";
-  return sign_csr(home, r, clock).certificate;
-}
-
 // Another home: "the manufacturer's", a root and an issuing CA "idevid"
 // with the given subjects. Its CA is trusted here from a file; its CRL is
 // what tells this home about its revocations.
