@@ -6,7 +6,10 @@
 # decommissions two devices with devpki-decommission and shows that
 # `openssl verify -crl_check_all` refuses them with the published CRLs; then
 # rolls the issuing CA over and renews a batch of operational identities
-# with devpki-renew (kept keys), checked against the successor's chain.
+# with devpki-renew (kept keys), checked against the successor's chain; last,
+# carries out provisioning methods with devpki-provision: a factory identity
+# exchanged for an operational one (enroll), a device registered from its
+# certificate (jitp), a one-time token redeemed, and a QR onboarding label.
 # Installs the Debian packages it needs when they are missing.
 # Usage: scripts/demo.sh [HOME_DIR]   (default: ./demo-home, replaced if it exists)
 set -euo pipefail
@@ -19,6 +22,7 @@ ca="$here/build/release/devpki-ca"
 mint="$here/build/release/devpki-mint"
 decommission="$here/build/release/devpki-decommission"
 renew="$here/build/release/devpki-renew"
+provision="$here/build/release/devpki-provision"
 
 home=$(realpath -m "${1:-demo-home}")
 rm -rf "$home"
@@ -107,4 +111,69 @@ for n in 1 1000; do
   [ "$old_key" = "$new_key" ] || { echo "demo: device $id did not keep its key" >&2; exit 1; }
   printf '  issuer: %s, same key as before\n' "$(openssl x509 -in "$work/renewed-$n.pem" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')"
 done
+
+# Provisioning. An operations CA issues operational identities (LDevIDs); the
+# factory CA's IDevIDs (the 10k batch, issued before the rollover) are
+# accepted as bootstrap credentials.
+step "$ca" issue-ca --parent root --name operations --subject "/O=Acme/CN=Acme Operations CA" \
+  --passphrase-file "$work/passphrase"
+step "$ca" chain --ca operations --out "$work/chain-ops.pem"
+step "$ca" trust add --bootstrap --ca factory
+prov="$work/provision"
+mkdir -p "$prov"
+for id in ACME-F000002 ACME-F000001; do
+  jq -r "select(.device_id == \"$id\") | .cert" "$work/batch/devices.jsonl" > "$prov/$id-idevid.pem"
+  (umask 077; jq -r "select(.device_id == \"$id\") | .key" "$work/batch/devices.jsonl" > "$prov/$id-idevid.key")
+  # On the device: a new key for the operational identity, its CSR, and the
+  # CSR signed with the IDevID key (the proof that it holds the IDevID).
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$id" \
+    -keyout "$prov/$id-ldevid.key" -out "$prov/$id-ldevid.csr" 2>/dev/null
+  openssl dgst -sha256 -sign "$prov/$id-idevid.key" -out "$prov/$id.sig" "$prov/$id-ldevid.csr"
+done
+step "$provision" enroll --bootstrap "$prov/ACME-F000002-idevid.pem" --csr "$prov/ACME-F000002-ldevid.csr" \
+  --proof "$prov/ACME-F000002.sig" --ca operations --profile device-ldevid \
+  --out "$prov/ACME-F000002-ldevid.pem" --passphrase-file "$work/passphrase"
+printf 'LDevID: '
+openssl verify -x509_strict -CAfile "$work/root.pem" -untrusted "$work/chain-ops.pem" "$prov/ACME-F000002-ldevid.pem"
+# ACME-F000001 was decommissioned above: its IDevID is refused.
+printf '\n\033[1m$ %s\033[0m\n' "$provision enroll --bootstrap ACME-F000001-idevid.pem ...   (decommissioned: refused)"
+if "$provision" enroll --bootstrap "$prov/ACME-F000001-idevid.pem" --csr "$prov/ACME-F000001-ldevid.csr" \
+    --proof "$prov/ACME-F000001.sig" --ca operations --out "$prov/ACME-F000001-ldevid.pem" \
+    --passphrase-file "$work/passphrase"; then
+  echo "demo: a decommissioned device's IDevID was accepted" >&2; exit 1
+fi
+# Just-in-time provisioning: a template for this batch's identities.
+cat > "$prov/demo-fleet.yaml" <<'YAML'
+name: demo-fleet
+trust: [factory]
+conditions:
+  - {field: subject.O, equals: Acme}
+  - {field: subject.CN, matches: "ACME-F[0-9]{6}"}
+  - {field: eku, contains: clientAuth}
+attributes:
+  device_id: "{subject.serialNumber}"
+  line: {field: subject.CN, pattern: "ACME-([A-Z])[0-9]+"}
+  tenant: acme
+YAML
+jq -r 'select(.device_id == "ACME-F000003") | .cert' "$work/batch/devices.jsonl" > "$prov/ACME-F000003.pem"
+step "$provision" jitp --template "$prov/demo-fleet.yaml" --cert "$prov/ACME-F000003.pem"
+step "$provision" jitp --template "$prov/demo-fleet.yaml" --cert "$prov/ACME-F000003.pem"
+# Token/PSK for a prototype: a one-time token, redeemed once for a certificate.
+printf '\n\033[1m$ %s\033[0m\n' "$provision token issue --device PROTO-0001 --ttl 24h --ca operations > token.txt"
+"$provision" token issue --device PROTO-0001 --ttl 24h --ca operations > "$prov/token.txt"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=PROTO-0001 \
+  -keyout "$prov/proto.key" -out "$prov/proto.csr" 2>/dev/null
+step "$provision" token redeem --token - --csr "$prov/proto.csr" --out "$prov/PROTO-0001.pem" \
+  --passphrase-file "$work/passphrase" < "$prov/token.txt"
+printf '\n\033[1m$ %s\033[0m\n' "$provision token redeem --token - ...   (the same token again: refused)"
+if "$provision" token redeem --token - --csr "$prov/proto.csr" --out "$prov/PROTO-0001-again.pem" \
+    --passphrase-file "$work/passphrase" < "$prov/token.txt"; then
+  echo "demo: a token was redeemed twice" >&2; exit 1
+fi
+# QR onboarding: a label for device ACME-F000004, as text for this terminal.
+step "$provision" qr --device ACME-F000004 --ca operations --endpoint https://enroll.acme.example/v1 \
+  --format text --out "$prov/ACME-F000004-label.txt"
+cat "$prov/ACME-F000004-label.txt"
+step "$provision" token list --kind all
+
 printf '\ndemo home: %s (CA keys encrypted in %s/keys)\n' "$home" "$DEVPKI_HOME"
