@@ -502,7 +502,7 @@ TEST_CASE("apply_jitp registers once, then leaves the device unchanged") {
   REQUIRE(log.size() == before + 1);
   CHECK(log.back().action == "jitp.register");
   CHECK(log.back().actor == "tester");
-  CHECK(log.back().subject == "ACME-00000042");
+  CHECK(log.back().subject == "device/ACME-00000042");
   const auto detail = nlohmann::json::parse(log.back().detail);
   CHECK(detail["template"] == "fleet");
   CHECK(detail["certificate_sha256"] == cert.fingerprint_sha256_hex());
@@ -550,7 +550,7 @@ TEST_CASE("apply_jitp refuses other attributes for a registered device") {
   const auto log = f.home.store().audit_log();
   REQUIRE(log.size() == rows + 1);
   CHECK(log.back().action == "jitp.refused");
-  CHECK(log.back().subject == "ACME-00000042");
+  CHECK(log.back().subject == "device/ACME-00000042");
   const auto detail = nlohmann::json::parse(log.back().detail);
   CHECK(detail["template"] == "fleet");
   CHECK(detail["certificate_sha256"] == cert.fingerprint_sha256_hex());
@@ -571,7 +571,7 @@ TEST_CASE("apply_jitp refuses an untrusted CA, a failing condition, a decommissi
     const auto log = f.home.store().audit_log();
     REQUIRE(log.size() == rows + 1);
     CHECK(log.back().action == "jitp.refused");
-    CHECK(log.back().subject == "sha256:" + cert.fingerprint_sha256_hex());
+    CHECK(log.back().subject == "certificate/" + cert.fingerprint_sha256_hex());
     CHECK(nlohmann::json::parse(log.back().detail)["reason"] == msg);
     // Trusting it makes the difference.
     auto both = t;

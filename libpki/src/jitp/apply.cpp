@@ -131,11 +131,10 @@ class Run {
       json detail = {
           {"template", m_tmpl.name}, {"certificate_sha256", m_sha256}, {"reason", reason}};
       if (!m_device_id.empty()) detail["device_id"] = m_device_id;
-      std::string subject = m_device_id;
-      if (subject.empty()) {
-        subject = "sha256:";
-        subject += m_sha256;
-      }
+      // As the other audit events name them: "device/<id>", or the
+      // certificate before a device id was mapped.
+      std::string subject = m_device_id.empty() ? "certificate/" : "device/";
+      subject += m_device_id.empty() ? m_sha256 : m_device_id;
       m_home.store().append_audit(
           AuditEvent{0, m_now, m_req.actor, "jitp.refused", subject, dump(detail)});
     }
@@ -355,7 +354,7 @@ class Run {
         {"template", m_tmpl.name}, {"certificate_sha256", m_sha256}, {"attributes", mapped}};
     const RegisterResult r = store.register_device(
         DeviceRegistration{m_device_id, attributes, m_tmpl.name, m_sha256, m_now},
-        AuditEvent{0, m_now, m_req.actor, "jitp.register", m_device_id, dump(detail)});
+        AuditEvent{0, m_now, m_req.actor, "jitp.register", "device/" + m_device_id, dump(detail)});
     switch (r.outcome) {
       case RegisterOutcome::registered:
       case RegisterOutcome::unchanged:
