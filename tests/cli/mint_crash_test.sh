@@ -26,6 +26,10 @@
 #
 # DEVPKI_CRASH_SEED=N replays the same sleeps (timing still varies).
 source "$(dirname "$0")/lib.sh"
+# set -e ends the script silently where a command fails; say where (functions
+# included: -E), so a failure that is not a check of ours can be told apart.
+set -E
+trap 'echo "mint_crash_test.sh: line $LINENO: \"$BASH_COMMAND\" failed (exit $?); stopping" >&2' ERR
 
 : "${DEVPKI_MINT:?run through ctest (DEVPKI_MINT unset)}"
 MINT=$DEVPKI_MINT
@@ -218,11 +222,11 @@ check_batch() {
     fail "$name: certificate outputs differ from the store's issued rows (< outputs, > store):
 $(diff <(cut -f1,3 "$w/out.der") <(cut -f1,3 "$w/store.der") | head -10)"
   fi
-  v=$(cut -f1 "$w/out.der" | uniq -d | head -3)
+  v=$(cut -f1 "$w/out.der" | uniq -d | sed -n 1,3p)
   [ -z "$v" ] && ok || fail "$name: devices with more than one output: $v"
-  v=$(cut -f3 "$w/out.der" | LC_ALL=C sort | uniq -d | head -3)
+  v=$(cut -f3 "$w/out.der" | LC_ALL=C sort | uniq -d | sed -n 1,3p)
   [ -z "$v" ] && ok || fail "$name: serials in more than one output: $v"
-  v=$(cut -f3 "$w/out.der" | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$w/abandoned" | head -3)
+  v=$(cut -f3 "$w/out.der" | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$w/abandoned" | sed -n 1,3p)
   [ -z "$v" ] && ok || fail "$name: abandoned serials present in the outputs: $v"
 
   # -- per format
@@ -246,7 +250,7 @@ $(diff <(cut -f1,3 "$w/out.der") <(cut -f1,3 "$w/store.der") | head -10)"
 $(diff "$w/jsonl.pairs" "$w/store.pairs" | head -10)"
       fi
       v=$(jq -r 'select((.key // "") | startswith("-----BEGIN PRIVATE KEY-----") | not) | .device_id' \
-        "$out/devices.jsonl" | head -3)
+        "$out/devices.jsonl" | sed -n 1,3p)
       [ -z "$v" ] && ok || fail "$name: lines without a PKCS#8 key: $v"
       ;;
     pem)
@@ -258,7 +262,7 @@ $(diff "$w/dirs" <(cut -f1 "$w/store.pairs") | head -10)"
       fi
       while IFS= read -r d; do printf '%s\n' "$d/cert.pem" "$d/chain.pem" "$d/key.pem"; done \
         <"$w/dirs" >>"$files_expected"
-      v=$(find "$out" -mindepth 2 -name key.pem ! -perm 600 | head -3)
+      v=$(find "$out" -mindepth 2 -name key.pem ! -perm 600 | sed -n 1,3p)
       [ -z "$v" ] && ok || fail "$name: key.pem not 0600: $v"
       ;;
     p12)
@@ -339,17 +343,17 @@ committed_delivered() {
     jsonl)
       missing=$(LC_ALL=C comm -23 \
         <(sql "SELECT serial_hex FROM certificates WHERE batch_id = '$id' AND status = 'issued'" | LC_ALL=C sort) \
-        <(grep -o '"serial":"[0-9a-f]*"' "$out/devices.jsonl" 2>/dev/null | cut -d'"' -f4 | LC_ALL=C sort -u) | head -3)
+        <(grep -o '"serial":"[0-9a-f]*"' "$out/devices.jsonl" 2>/dev/null | cut -d'"' -f4 | LC_ALL=C sort -u) | sed -n 1,3p)
       ;;
     pem)
       missing=$(LC_ALL=C comm -23 \
         <(sql "SELECT device_id FROM certificates WHERE batch_id = '$id' AND status = 'issued'" | LC_ALL=C sort) \
-        <(find "$out" -mindepth 2 -maxdepth 2 -name cert.pem -printf '%h\n' 2>/dev/null | sed 's|.*/||' | LC_ALL=C sort) | head -3)
+        <(find "$out" -mindepth 2 -maxdepth 2 -name cert.pem -printf '%h\n' 2>/dev/null | sed 's|.*/||' | LC_ALL=C sort) | sed -n 1,3p)
       ;;
     p12)
       missing=$(LC_ALL=C comm -23 \
         <(sql "SELECT device_id FROM certificates WHERE batch_id = '$id' AND status = 'issued'" | LC_ALL=C sort) \
-        <(find "$out" -maxdepth 1 -name '*.p12' -printf '%f\n' 2>/dev/null | sed 's|\.p12$||' | LC_ALL=C sort) | head -3)
+        <(find "$out" -maxdepth 1 -name '*.p12' -printf '%f\n' 2>/dev/null | sed 's|\.p12$||' | LC_ALL=C sort) | sed -n 1,3p)
       ;;
   esac
   [ -z "$missing" ] && ok || fail "$name: after a kill, rows issued in the store without their output: $missing"
