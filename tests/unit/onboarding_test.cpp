@@ -495,7 +495,7 @@ TEST_CASE("QR formats") {
   CHECK(file_extension(QrFormat::text) == "txt");
 }
 
-TEST_CASE("PNG: signature, 8-bit grayscale, 8 pixels per module with a 4-module quiet zone") {
+TEST_CASE("PNG: signature, 1-bit grayscale, 8 pixels per module with a 4-module quiet zone") {
   const std::string payload = encode_payload(sample());
   const std::string png =
       render_label({payload, "SN-0042.a:b_c", manual_code("7K3M9QXD2F4T")}, QrFormat::png);
@@ -507,7 +507,7 @@ TEST_CASE("PNG: signature, 8-bit grayscale, 8 pixels per module with a 4-module 
   CHECK(modules >= 21);
   CHECK(be32(png, 16) == static_cast<std::uint32_t>((modules + 8) * 8));
   CHECK(be32(png, 20) == static_cast<std::uint32_t>((modules + 8) * 8));
-  CHECK(png[24] == 8);  // bit depth
+  CHECK(png[24] == 1);  // bit depth
   CHECK(png[25] == 0);  // colour type: grayscale
   CHECK(png.substr(png.size() - 8, 4) == "IEND");
 }

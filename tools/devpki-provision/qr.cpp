@@ -218,7 +218,9 @@ Exit run_labels(const QrOptions& o, const GlobalOptions& g) {
   }
   try {
     for (const auto& d : devices) {
-      pki::render_label(label_for(d, std::string(kDummyCode)), format);
+      // The code's size depends on the payload's length only: the cheapest
+      // rendering (text) proves it fits.
+      pki::render_label(label_for(d, std::string(kDummyCode)), pki::QrFormat::text);
       const auto f = batch ? out / (d + "." + std::string(pki::file_extension(format))) : out;
       std::error_code ec;
       if (!o.force && std::filesystem::exists(f, ec)) {

@@ -74,7 +74,7 @@ struct QrLabel {
 
 // The label as file content. The QR code: libqrencode (it picks byte, alphanumeric or numeric
 // segments), error correction level M, a 4-module quiet zone.
-//   png   8-bit grayscale, 8 pixels per module (libpng), the code only
+//   png   1-bit grayscale, 8 pixels per module (libpng), the code only
 //   svg   one <path> of the dark modules, 8 units per module, the caption and
 //         manual code as <text> under it
 //   text  the payload, the manual code and the code drawn with Unicode half
