@@ -18,29 +18,17 @@
 #include "pki/store.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
+#include "test_util.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
+// The shared temporary directory, with the store file this test opens in it.
+class TempDir : public pki::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "devpki-prov-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    m_path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string db() const { return (m_path / "store.db").string(); }
-
- private:
-  fs::path m_path;
+  std::string db() const { return (path() / "store.db").string(); }
 };
 
 // First column of the first row, as text ("" when there is no row or it is NULL).

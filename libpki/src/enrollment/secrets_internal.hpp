@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ std::optional<std::vector<std::uint8_t>> home_key(const Home& home, bool create)
 // nullopt when there is no key and !create_key.
 std::optional<std::string> secret_hash(const Home& home, SecretKind kind,
                                        std::string_view canonical, bool create_key);
+// The same with the key at hand.
+std::string keyed_hash(std::span<const std::uint8_t> key, SecretKind kind,
+                       std::string_view canonical);
 std::string new_token();       // "dpt_" + 26 + 4 base32 characters
 std::string new_setup_code();  // 12 Crockford base32 characters
 // The token in lower case; Error(invalid_input) "malformed token: ..." for
